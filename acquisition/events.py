@@ -1,0 +1,194 @@
+"""The engine's event stream: what every consumer (storage, plots, log, progress) sees.
+
+The engine never calls a consumer by name; it publishes these immutable records to
+subscribers (:class:`EventBus`).  A run is::
+
+    RunStart, (Monitor | Point | Suspended | Resumed | Paused | Message)*, RunStop
+
+Times: ``t`` fields are clock seconds (``acquisition.clock``); ``utc`` fields are ISO
+8601 UTC strings for files.  Quantities carry their unit in the name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntFlag
+from typing import Any
+
+__all__ = [
+    "PointFlag",
+    "Gate",
+    "RunStart",
+    "Point",
+    "Monitor",
+    "Suspended",
+    "Resumed",
+    "Paused",
+    "Message",
+    "RunStop",
+    "Event",
+    "EventBus",
+]
+
+log = logging.getLogger(__name__)
+
+
+class PointFlag(IntFlag):
+    """Why a point should not be trusted as it stands (stored as uint8)."""
+
+    NONE = 0
+    LOSS = 1  #: dead-time loss beyond the configured fraction (signal or background)
+    RATE = 2  #: raw rate beyond the channeltron's linear limit (gain sag)
+    OVERFLOW = 4  #: counter overflow or invalid reading
+    BACKGROUND_INTERPOLATED = 8  #: no background at this angle: taken from neighbours
+    REDONE = 16  #: measured again after a suspension, pause or device error
+    LOW_BEAM = 32  #: beam current below the interlock threshold at some monitor reading
+
+    @property
+    def saturated(self) -> bool:
+        return bool(self & (PointFlag.LOSS | PointFlag.RATE | PointFlag.OVERFLOW))
+
+    def describe(self) -> str:
+        return "|".join(f.name for f in PointFlag if f and f in self) or "ok"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One channeltron count with the monitor readings around it."""
+
+    counts: int
+    gate_s: float  #: counted time (sum of the completed sub-gates)
+    t_start: float
+    t_stop: float
+    utc_start: str
+    subgate_counts: tuple[int, ...]
+    subgate_s: float
+    beam_current_A: float  #: mean of the readings before and after (positive)
+    beam_current_before_A: float
+    beam_current_after_A: float
+    needle_mbar: float  #: gas-line pressure behind the needle, mean of before/after
+    chamber_mbar: float
+    angle_readback_deg: float
+
+    @property
+    def rate_cps(self) -> float:
+        return self.counts / self.gate_s if self.gate_s > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class RunStart:
+    run_id: str
+    utc: str
+    t: float
+    plan: dict[str, Any]  #: validated plan as plain data
+    plan_text: str  #: the plan file as the operator wrote it
+    apparatus: dict[str, Any]  #: validated apparatus config as plain data
+    apparatus_text: str
+    snapshot: dict[str, Any]  #: every instrument's identity and settings
+    software_version: str
+    metadata: dict[str, Any]  #: operator, sample, notes
+    energies_eV: tuple[float, ...]
+    angles_deg: tuple[float, ...]
+    sweeps: int
+    planned_points: int
+    clock: str = "RealClock"
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measured (sweep, energy, angle): signal, optional background, derived numbers."""
+
+    seq: int
+    sweep: int
+    energy_index: int
+    angle_index: int
+    energy_eV: float
+    angle_deg: float
+    signal: Gate
+    background: Gate | None
+    #: derived numbers, flat: signal_rate_cps, background_rate_cps (raw), signal_loss,
+    #: background_loss, signal_corrected_cps, background_corrected_cps, net_rate_cps,
+    #: net_rate_var, rel_dcs, rel_dcs_err, effective_volume_factor
+    derived: dict[str, float]
+    flags: PointFlag
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """A reading of the slow monitors (for the NXlog time logs and strip charts)."""
+
+    t: float
+    utc: str
+    beam_current_A: float
+    chamber_mbar: float
+    needle_mbar: float
+
+
+@dataclass(frozen=True)
+class Suspended:
+    t: float
+    utc: str
+    reason: str  #: which suspender tripped, with the reading and threshold
+    point: tuple[int, int, int] | None = None  #: (sweep, energy_index, angle_index) interrupted
+
+
+@dataclass(frozen=True)
+class Resumed:
+    t: float
+    utc: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Paused:
+    t: float
+    utc: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """Anything the operator should read in the log and the file (retries, warnings)."""
+
+    t: float
+    utc: str
+    level: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RunStop:
+    t: float
+    utc: str
+    status: str  #: "success", "aborted", "failed"
+    reason: str
+    points_done: int
+
+
+Event = RunStart | Point | Monitor | Suspended | Resumed | Paused | Message | RunStop
+
+
+@dataclass
+class EventBus:
+    """Fan events out to subscribers; a failing subscriber is logged, not fatal,
+    except those marked ``critical`` (storage), whose failure stops the run."""
+
+    subscribers: list[tuple[Callable[[Event], None], bool]] = field(default_factory=list)
+
+    def subscribe(self, callback: Callable[[Event], None], *, critical: bool = False) -> Callable[[], None]:
+        entry = (callback, critical)
+        self.subscribers.append(entry)
+        return lambda: self.subscribers.remove(entry)
+
+    def emit(self, event: Event) -> None:
+        for callback, critical in list(self.subscribers):
+            try:
+                callback(event)
+            except Exception:
+                if critical:
+                    raise
+                log.exception("event subscriber %r failed on %s", callback, type(event).__name__)

@@ -1,0 +1,275 @@
+"""Byte transports: the one place where drivers touch pyvisa or pyserial.
+
+A driver is constructed from an *address*:
+
+* a VISA resource string (``TCPIP::127.0.0.1::5025::SOCKET``, ``GPIB0::14::INSTR``,
+  ``ASRL/dev/ttyUSB0::INSTR``), opened with pyvisa and a selectable backend
+  (``@py`` = pyvisa-py by default, ``@ivi`` for a vendor VISA, ``file.yaml@sim`` for
+  pyvisa-sim);
+* a pyserial URL (``/dev/ttyUSB0``, ``COM3``, ``socket://host:port``,
+  ``rfc2217://host:port``), opened with ``serial.serial_for_url``.
+
+Both give the same small interface (:class:`Transport`): write bytes, read up to a
+terminator, discard pending input, close, reopen.  Library exceptions are translated
+into :mod:`drivers.errors` here, once, so that every driver raises the same types.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+from .errors import ConnectionLost, InstrumentError, InstrumentTimeout
+
+__all__ = ["SerialSettings", "Transport", "SerialTransport", "VisaTransport", "open_transport", "is_visa_address"]
+
+log = logging.getLogger(__name__)
+
+_VISA_PREFIX = re.compile(r"^(TCPIP\d*|GPIB\d*|USB\d*|ASRL|VXI\d*|PXI\d*)", re.IGNORECASE)
+
+
+def is_visa_address(address: str) -> bool:
+    """True for a VISA resource string, False for a pyserial port or URL."""
+    return "::" in address and bool(_VISA_PREFIX.match(address))
+
+
+@dataclass(frozen=True)
+class SerialSettings:
+    """Line settings of a serial instrument (ignored by TCP sockets)."""
+
+    baud_rate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"
+    stopbits: float = 1
+    xonxoff: bool = False
+    rtscts: bool = False
+
+
+class Transport:
+    """A byte stream to one instrument."""
+
+    address: str = "?"
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read_until(self, terminator: bytes) -> bytes:
+        """Read up to and including ``terminator``; return the bytes *without* it.
+
+        Raises :class:`InstrumentTimeout` (with the partial bytes as ``reply``) when
+        the terminator does not arrive in time, :class:`ConnectionLost` when the peer
+        has gone.
+        """
+        raise NotImplementedError
+
+    def clear_input(self) -> None:
+        """Discard whatever has arrived and not been read (after a timeout)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def is_open(self) -> bool:
+        raise NotImplementedError
+
+
+class SerialTransport(Transport):
+    """pyserial port or URL (``socket://``, ``rfc2217://``, device path)."""
+
+    def __init__(self, address: str, settings: SerialSettings, timeout_s: float) -> None:
+        self.address = address
+        self.settings = settings
+        self.timeout_s = timeout_s
+        self._port = None
+
+    def open(self) -> None:
+        import serial
+
+        s = self.settings
+        try:
+            self._port = serial.serial_for_url(
+                self.address,
+                baudrate=s.baud_rate,
+                bytesize=s.bytesize,
+                parity=s.parity,
+                stopbits=s.stopbits,
+                xonxoff=s.xonxoff,
+                rtscts=s.rtscts,
+                timeout=self.timeout_s,
+                write_timeout=self.timeout_s,
+            )
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ConnectionLost(f"cannot open serial port: {exc}", address=self.address) from exc
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None and self._port.is_open
+
+    def close(self) -> None:
+        if self._port is not None:
+            try:
+                self._port.close()
+            except Exception:  # closing a dead socket may raise; it is closed either way
+                pass
+        self._port = None
+
+    def write(self, data: bytes) -> None:
+        import serial
+
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except (serial.SerialException, OSError) as exc:
+            self.close()
+            raise ConnectionLost(f"write failed: {exc}", address=self.address) from exc
+
+    def read_until(self, terminator: bytes) -> bytes:
+        import serial
+
+        try:
+            data = self._port.read_until(terminator)
+        except (serial.SerialException, OSError) as exc:
+            self.close()
+            raise ConnectionLost(f"read failed: {exc}", address=self.address) from exc
+        if not data.endswith(terminator):
+            raise InstrumentTimeout(
+                f"no {terminator!r}-terminated reply within {self.timeout_s:g} s", address=self.address, reply=data
+            )
+        return data[: -len(terminator)]
+
+    def clear_input(self) -> None:
+        if self._port is not None:
+            try:
+                self._port.reset_input_buffer()
+            except Exception:
+                pass
+
+
+_resource_managers: dict[str, object] = {}
+_rm_lock = threading.Lock()
+
+
+def _resource_manager(backend: str):
+    import pyvisa
+
+    with _rm_lock:
+        rm = _resource_managers.get(backend)
+        if rm is None:
+            rm = pyvisa.ResourceManager(backend)
+            _resource_managers[backend] = rm
+        return rm
+
+
+class VisaTransport(Transport):
+    """A pyvisa message-based resource, any backend."""
+
+    def __init__(
+        self,
+        address: str,
+        backend: str,
+        read_termination: bytes,
+        timeout_s: float,
+        serial_settings: SerialSettings | None = None,
+    ) -> None:
+        self.address = address
+        self.backend = backend
+        self.termination = read_termination
+        self.timeout_s = timeout_s
+        self.serial_settings = serial_settings
+        self._res = None
+
+    def open(self) -> None:
+        import pyvisa
+
+        try:
+            rm = _resource_manager(self.backend)
+            kwargs = {}
+            if self.serial_settings is not None and self.address.upper().startswith("ASRL"):
+                kwargs["baud_rate"] = self.serial_settings.baud_rate
+                kwargs["data_bits"] = self.serial_settings.bytesize
+            res = rm.open_resource(self.address, timeout=int(self.timeout_s * 1000), **kwargs)
+            # terminator's last byte ends a VISA read; read_until checks the whole terminator
+            res.read_termination = self.termination.decode("latin-1")
+            res.write_termination = ""
+        except (pyvisa.Error, OSError, ValueError) as exc:
+            raise ConnectionLost(f"cannot open VISA resource ({self.backend}): {exc}", address=self.address) from exc
+        self._res = res
+
+    @property
+    def is_open(self) -> bool:
+        return self._res is not None
+
+    def close(self) -> None:
+        if self._res is not None:
+            try:
+                self._res.close()
+            except Exception:
+                pass
+        self._res = None
+
+    def _translate(self, exc: Exception, doing: str, partial: bytes = b"") -> InstrumentError:
+        import pyvisa
+        from pyvisa import constants
+
+        if isinstance(exc, pyvisa.VisaIOError) and exc.error_code == constants.StatusCode.error_timeout:
+            return InstrumentTimeout(f"{doing}: no reply within {self.timeout_s:g} s", address=self.address, reply=partial)
+        self.close()
+        return ConnectionLost(f"{doing} failed: {exc}", address=self.address, reply=partial or None)
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._res.write_raw(data)
+        except Exception as exc:
+            raise self._translate(exc, "write") from exc
+
+    def read_until(self, terminator: bytes) -> bytes:
+        data = b""
+        try:
+            while not data.endswith(terminator):
+                chunk = self._res.read_raw()
+                if not chunk:
+                    raise ConnectionLost("connection closed by peer", address=self.address, reply=data)
+                data += chunk
+        except InstrumentError:
+            self.close()
+            raise
+        except Exception as exc:
+            raise self._translate(exc, "read", data) from exc
+        return data[: -len(terminator)]
+
+    def clear_input(self) -> None:
+        # A late reply after a timeout would answer the next query: read it away.
+        if self._res is None:
+            return
+        try:
+            old = self._res.timeout
+            self._res.timeout = 50
+            try:
+                while self._res.read_raw():
+                    pass
+            finally:
+                self._res.timeout = old
+        except Exception:
+            pass
+
+
+def open_transport(
+    address: str,
+    *,
+    visa_backend: str = "@py",
+    read_termination: bytes = b"\n",
+    timeout_s: float = 2.0,
+    serial_settings: SerialSettings | None = None,
+) -> Transport:
+    """Open ``address`` as VISA resource or pyserial URL (see module docstring)."""
+    if is_visa_address(address):
+        transport: Transport = VisaTransport(address, visa_backend, read_termination, timeout_s, serial_settings)
+    else:
+        transport = SerialTransport(address, serial_settings or SerialSettings(), timeout_s)
+    transport.open()
+    return transport

@@ -1,0 +1,556 @@
+"""The physics model of the apparatus that every instrument emulator shares.
+
+Emulators set actuators (filament supply, high-voltage channels, goniometer, relays)
+and read sensors (gauges, Faraday cup, channeltron pulses); the world evolves on the
+shared clock.  Everything that moves does so at a finite rate: filament temperature
+and gas pressures follow first-order lags, high voltages ramp linearly, the
+goniometer travels at constant speed.  State is evaluated lazily at the clock's
+``now()``, so a virtual clock makes a night pass in seconds with the same physics.
+
+The count rate seen by the channeltron::
+
+    n_true = C * (I_beam / 100 nA) * DCS(E, theta) * T_analyzer * eta(V_cem)
+             * [ (p_line / p_line_nominal) * needle_open * geometry(theta)
+                 + diffuse_fraction * gas_load * / sin(theta) ]
+             + dark + aperture_rate * I_beam / 100 nA
+
+then the channeltron gain sags at high rate (pulses fall below the discriminator:
+``n_det = n_true / (1 + (n_true / n_sag)^k)``), then the counting chain's dead time
+(non-paralyzable ``m = n/(1+n tau)`` or paralyzable ``m = n exp(-n tau)``), then Poisson
+counts of the integral of ``m`` over the gate.
+
+``geometry(theta)`` is the effective path length: ``1/sin(theta)`` times a small-angle
+deviation of the effective interaction volume, the thing the argon measurement
+corrects.  :meth:`World.effective_volume_correction` gives its exact inverse for an
+apparatus file written by ``xbeam sim``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from acquisition.clock import Clock
+from acquisition.dcs_table import DcsTable, reference_path
+
+__all__ = ["World", "WorldConfig", "HVChannel", "Lag", "Goniometer", "ELECTRODE_MAP", "HV_MODULES", "TUNE_LAWS"]
+
+ELEMENTARY_CHARGE = 1.602176634e-19
+
+#: high-voltage modules of the simulated apparatus: name -> (channels, nominal V, nominal A)
+HV_MODULES: dict[str, tuple[int, float, float]] = {
+    "hv_gun": (8, 1000.0, 1e-3),
+    "hv_analyzer": (16, 1000.0, 1e-3),
+    "hv_detector": (4, 4000.0, 2e-3),
+}
+
+#: named electrode -> (module, channel)
+ELECTRODE_MAP: dict[str, tuple[str, int]] = {
+    "cathode": ("hv_gun", 0),
+    "wehnelt": ("hv_gun", 1),
+    "anode": ("hv_gun", 2),
+    "gun_L1": ("hv_gun", 3),
+    "gun_L2": ("hv_gun", 4),
+    "gun_L3": ("hv_gun", 5),
+    "gun_L4": ("hv_gun", 6),
+    "gun_L5": ("hv_gun", 7),
+    "lens_A1": ("hv_analyzer", 0),
+    "lens_A2": ("hv_analyzer", 1),
+    "lens_A3": ("hv_analyzer", 2),
+    "lens_A4": ("hv_analyzer", 3),
+    "cyl_inner": ("hv_analyzer", 4),
+    "cyl_outer": ("hv_analyzer", 5),
+    "lens_B1": ("hv_analyzer", 6),
+    "lens_B2": ("hv_analyzer", 7),
+    "lens_B3": ("hv_analyzer", 8),
+    "channeltron": ("hv_detector", 0),
+}
+
+#: tuned potential of each electrode as (slope, offset): V_opt = slope * E + offset.
+#: The cathode sets the energy (E = -V_cathode); the channeltron sits on its plateau.
+TUNE_LAWS: dict[str, tuple[float, float]] = {
+    "cathode": (-1.0, 0.0),
+    "wehnelt": (-1.0, -12.0),
+    "anode": (0.8, 120.0),
+    "gun_L1": (0.35, 40.0),
+    "gun_L2": (-0.25, 15.0),
+    "gun_L3": (0.6, 10.0),
+    "gun_L4": (0.15, -5.0),
+    "gun_L5": (0.0, 0.0),
+    "lens_A1": (0.0, 0.0),
+    "lens_A2": (0.55, 8.0),
+    "lens_A3": (-0.3, 20.0),
+    "lens_A4": (0.9, -4.0),
+    "cyl_inner": (0.42, 0.0),
+    "cyl_outer": (-0.58, 0.0),
+    "lens_B1": (0.5, 3.0),
+    "lens_B2": (-0.2, 12.0),
+    "lens_B3": (0.3, 0.0),
+    "channeltron": (0.0, 2500.0),
+}
+
+GUN_ELECTRODES = ("wehnelt", "anode", "gun_L1", "gun_L2", "gun_L3", "gun_L4", "gun_L5")
+ANALYZER_ELECTRODES = (
+    "lens_A1", "lens_A2", "lens_A3", "lens_A4", "cyl_inner", "cyl_outer", "lens_B1", "lens_B2", "lens_B3",
+)
+
+#: relay numbers on the Numato module
+RELAY_NEEDLE = 0
+RELAY_SIDE_LEAK = 1
+
+
+@dataclass
+class WorldConfig:
+    """Every constant of the simulated apparatus, with realistic defaults."""
+
+    seed: int | None = None
+    target_dcs: str | Path = field(default_factory=lambda: reference_path("isoflurane_dcs_table1.csv"))
+    reference_dcs: str | Path = field(default_factory=lambda: reference_path("argon_dcs_elsepa.csv"))
+    gas: str = "target"  # which gas the line holds: "target" or "reference"
+    # beam
+    filament_resistance_ohm: float = 0.55
+    filament_tau_s: float = 3.0
+    beam_at_2p2A_A: float = 100e-9  # about 2.2 A gives about 100 nA (at 100 eV)
+    emission_slope_A: float = 0.1  # e-fold of emission per 0.1 A of filament current
+    beam_max_A: float = 5e-6
+    beam_drift: float = 0.02  # relative amplitude of the slow beam drift
+    # gas
+    base_pressure_mbar: float = 1.0e-7
+    gas_load_mbar: float = 1.2e-6
+    chamber_tau_s: float = 1.5
+    needle_line_mbar: float = 0.30
+    line_drift: float = 0.004
+    line_depletion_per_h: float = 0.002
+    # scattering
+    rate_constant_cps: float = 2.0e4  # counts/s per (100 nA) per 1e-20 m^2/sr at nominal pressure, 90 deg
+    diffuse_fraction: float = 0.25
+    small_angle_excess: float = 0.15  # effective volume grows by 15 % at 25 deg ...
+    small_angle_length_deg: float = 6.0  # ... and this excess decays over a few degrees
+    dark_rate_cps: float = 0.5
+    aperture_rate_cps: float = 3.0
+    # analyzer and detector
+    tune_width_fraction: float = 0.02  # transmission 1/e^0.5 when off by 2 % of |V_opt| + tune_width_V
+    tune_width_V: float = 2.0
+    cem_plateau_V: float = 2100.0
+    cem_plateau_width_V: float = 60.0
+    efficiency: float = 1.0
+    cem_resistance_ohm: float = 100e6
+    gain_sag_rate_cps: float = 4.0e5
+    gain_sag_power: float = 6.0
+    dead_time_s: float = 50e-9
+    dead_time_model: str = "nonparalyzable"  # or "paralyzable"
+    # goniometer
+    goniometer_speed_deg_s: float = 5.0
+    goniometer_travel_deg: tuple[float, float] = (-10.0, 170.0)
+    angle_offset_deg: float = 0.0
+    # monitors
+    picoammeter_noise: float = 1e-4
+    gauge_noise: float = 1e-4
+    # counting integration step (s): the rate is sampled this often over a gate
+    integration_step_s: float = 0.5
+
+
+class Lag:
+    """First-order lag toward a target, evaluated exactly at any time."""
+
+    def __init__(self, value: float, tau_s: float, t: float) -> None:
+        self.tau_s = tau_s
+        self._v0 = value
+        self._target = value
+        self._t0 = t
+
+    def value(self, t: float) -> float:
+        if self.tau_s <= 0:
+            return self._target
+        return self._target + (self._v0 - self._target) * math.exp(-max(0.0, t - self._t0) / self.tau_s)
+
+    def set_target(self, target: float, t: float) -> None:
+        self._v0 = self.value(t)
+        self._t0 = t
+        self._target = target
+
+    @property
+    def target(self) -> float:
+        return self._target
+
+
+class HVChannel:
+    """One high-voltage output: ramps linearly at ``ramp_V_per_s`` toward its set voltage.
+
+    Voltages are signed.  Off means ramping toward 0 V (iseg ramps down on OFF);
+    an emergency off drops the output at once.
+    """
+
+    def __init__(self, nominal_V: float, nominal_A: float, t: float) -> None:
+        self.nominal_V = nominal_V
+        self.nominal_A = nominal_A
+        self.set_V = 0.0
+        self.on = False
+        self.ramp_V_per_s = 0.05 * nominal_V
+        self.current_limit_A = nominal_A
+        self.emergency_off = False
+        self.load_ohm = 1e9  # leakage; the channeltron channel gets its strip resistance
+        self._v0 = 0.0
+        self._t0 = t
+
+    def _goal(self) -> float:
+        return self.set_V if (self.on and not self.emergency_off) else 0.0
+
+    def voltage(self, t: float) -> float:
+        goal = self._goal()
+        step = self.ramp_V_per_s * max(0.0, t - self._t0)
+        if abs(goal - self._v0) <= step:
+            return goal
+        return self._v0 + math.copysign(step, goal - self._v0)
+
+    def is_ramping(self, t: float) -> bool:
+        return self.voltage(t) != self._goal()
+
+    def current(self, t: float) -> float:
+        return self.voltage(t) / self.load_ohm
+
+    def _rebase(self, t: float) -> None:
+        self._v0 = self.voltage(t)
+        self._t0 = t
+
+    def set_voltage(self, volts: float, t: float) -> None:
+        self._rebase(t)
+        self.set_V = float(volts)
+
+    def set_on(self, on: bool, t: float) -> None:
+        self._rebase(t)
+        self.on = bool(on)
+
+    def set_ramp(self, volts_per_s: float, t: float) -> None:
+        self._rebase(t)
+        self.ramp_V_per_s = float(volts_per_s)
+
+    def trip(self, t: float) -> None:
+        """Emergency off: output to 0 V at once, until cleared."""
+        self.emergency_off = True
+        self._v0 = 0.0
+        self._t0 = t
+
+    def clear_trip(self, t: float) -> None:
+        self._rebase(t)
+        self.emergency_off = False
+
+
+class Goniometer:
+    """The analyzer turntable: constant-speed travel, homing, stop."""
+
+    def __init__(self, speed_deg_s: float, travel: tuple[float, float], t: float) -> None:
+        self.speed = speed_deg_s
+        self.travel = travel
+        self.homed = False
+        self._p0 = 0.0
+        self._target = 0.0
+        self._t0 = t
+        self.homing = False
+
+    def position(self, t: float) -> float:
+        step = self.speed * max(0.0, t - self._t0)
+        if abs(self._target - self._p0) <= step:
+            return self._target
+        return self._p0 + math.copysign(step, self._target - self._p0)
+
+    def is_moving(self, t: float) -> bool:
+        moving = self.position(t) != self._target
+        if not moving and self.homing:
+            self.homing = False
+            self.homed = True
+        return moving
+
+    def move_to(self, target: float, t: float) -> None:
+        lo, hi = self.travel
+        self._p0 = self.position(t)
+        self._t0 = t
+        self._target = min(max(float(target), lo), hi)
+
+    def stop(self, t: float) -> None:
+        self.move_to(self.position(t), t)
+        self.homing = False
+
+    def home(self, t: float) -> None:
+        self.move_to(0.0, t)
+        self.homing = True
+
+
+class World:
+    """Shared physical state of the simulated apparatus (see module docstring)."""
+
+    def __init__(self, clock: Clock, config: WorldConfig | None = None) -> None:
+        self.clock = clock
+        self.config = cfg = config or WorldConfig()
+        self.lock = threading.RLock()
+        self.rng = np.random.default_rng(cfg.seed)
+        t = clock.now()
+        self._t_start = t
+        self.dcs_tables = {"target": DcsTable.from_csv(cfg.target_dcs), "reference": DcsTable.from_csv(cfg.reference_dcs)}
+        self.gas = cfg.gas
+        # filament supply (Keysight E36xx): setpoints and the lagging filament temperature
+        self.filament_current_set_A = 0.0
+        self.filament_voltage_set_V = 0.0
+        self.filament_output = False
+        self._filament = Lag(0.0, cfg.filament_tau_s, t)
+        # high voltage
+        self.hv = {
+            name: [HVChannel(nom_v, nom_a, t) for _ in range(n)] for name, (n, nom_v, nom_a) in HV_MODULES.items()
+        }
+        module, ch = ELECTRODE_MAP["channeltron"]
+        self.hv[module][ch].load_ohm = cfg.cem_resistance_ohm
+        # goniometer, valves, gas
+        self.goniometer = Goniometer(cfg.goniometer_speed_deg_s, cfg.goniometer_travel_deg, t)
+        self.relays = [False] * 8
+        self._needle_flow = Lag(0.0, cfg.chamber_tau_s, t)
+        self._gas_load = Lag(0.0, cfg.chamber_tau_s, t)
+        # drift phases and fault windows
+        self._phase = self.rng.uniform(0, 2 * math.pi, size=4)
+        self._bursts: list[tuple[float, float, float]] = []
+        self._beam_losses: list[tuple[float, float]] = []
+        self._frozen: dict[str, float] = {}
+        self._dcs_cache: dict[tuple, float] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def now(self) -> float:
+        return self.clock.now()
+
+    def electrode(self, name: str) -> HVChannel:
+        module, ch = ELECTRODE_MAP[name]
+        return self.hv[module][ch]
+
+    def electrode_voltage(self, name: str, t: float | None = None) -> float:
+        return self.electrode(name).voltage(self.now() if t is None else t)
+
+    @staticmethod
+    def tuned_potential(name: str, energy_eV: float) -> float:
+        """The potential that maximises transmission for electrode ``name`` at ``energy_eV``."""
+        slope, offset = TUNE_LAWS[name]
+        return slope * energy_eV + offset
+
+    def tune_table(self, energies_eV) -> dict[str, list[float]]:
+        """Exact tune rows for an apparatus file: electrode -> potentials per energy."""
+        return {name: [round(self.tuned_potential(name, e), 3) for e in energies_eV] for name in TUNE_LAWS}
+
+    def _reading(self, name: str, value: float) -> float:
+        return self._frozen.get(name, value)
+
+    # ------------------------------------------------------------------ beam
+    def energy_eV(self, t: float | None = None) -> float:
+        """Incident energy: filament potential below ground."""
+        return max(0.0, -self.electrode_voltage("cathode", t))
+
+    def _transmission(self, names, energy: float, t: float) -> float:
+        cfg = self.config
+        exponent = 0.0
+        for name in names:
+            opt = self.tuned_potential(name, energy)
+            width = cfg.tune_width_fraction * abs(opt) + cfg.tune_width_V
+            exponent += ((self.electrode_voltage(name, t) - opt) / width) ** 2
+        return math.exp(-0.5 * exponent)
+
+    def filament_current_A(self, t: float | None = None) -> float:
+        """Current through the filament (CC limited by the voltage setting)."""
+        if not self.filament_output:
+            return 0.0
+        return min(self.filament_current_set_A, self.filament_voltage_set_V / self.config.filament_resistance_ohm)
+
+    def _update_filament(self) -> None:
+        self._filament.set_target(self.filament_current_A(), self.now())
+
+    def set_filament(self, *, current_A: float | None = None, voltage_V: float | None = None, output: bool | None = None) -> None:
+        with self.lock:
+            if current_A is not None:
+                self.filament_current_set_A = float(current_A)
+            if voltage_V is not None:
+                self.filament_voltage_set_V = float(voltage_V)
+            if output is not None:
+                self.filament_output = bool(output)
+            self._update_filament()
+
+    def filament_voltage_V(self) -> float:
+        return self.filament_current_A() * self.config.filament_resistance_ohm
+
+    def beam_current_A(self, t: float | None = None) -> float:
+        """Electron beam current reaching the interaction region and the Faraday cup."""
+        t = self.now() if t is None else t
+        cfg = self.config
+        energy = self.energy_eV(t)
+        heat = self._filament.value(t)
+        if energy < 1.0 or heat < 1.0:
+            return 0.0
+        for start, stop in self._beam_losses:
+            if start <= t < stop:
+                return 0.0
+        emission = cfg.beam_at_2p2A_A * math.exp((heat - 2.2) / cfg.emission_slope_A) * (energy / 100.0) ** 0.3
+        emission = min(emission, cfg.beam_max_A)
+        hours = (t - self._t_start) / 3600.0
+        drift = 1 + cfg.beam_drift * (
+            math.sin(2 * math.pi * hours / 1.5 + self._phase[0]) + 0.5 * math.sin(2 * math.pi * hours / 0.37 + self._phase[1])
+        )
+        return emission * drift * self._transmission(GUN_ELECTRODES, energy, t)
+
+    def faraday_current_A(self) -> float:
+        """Picoammeter reading on the Faraday cup: electrons arrive, so negative."""
+        with self.lock:
+            i = self.beam_current_A()
+            noisy = -i * (1 + self.config.picoammeter_noise * self.rng.standard_normal()) + 2e-14 * self.rng.standard_normal()
+            return self._reading("beam_current", noisy)
+
+    # ------------------------------------------------------------------ gas
+    def set_relay(self, n: int, on: bool) -> None:
+        with self.lock:
+            self.relays[n] = bool(on)
+            t = self.now()
+            needle, side = self.relays[RELAY_NEEDLE], self.relays[RELAY_SIDE_LEAK]
+            self._needle_flow.set_target(1.0 if needle else 0.0, t)
+            self._gas_load.set_target(1.0 if (needle or side) else 0.0, t)
+
+    def needle_line_mbar(self, t: float | None = None) -> float:
+        """Pressure behind the gas needle (the capacitance manometer)."""
+        t = self.now() if t is None else t
+        cfg = self.config
+        hours = (t - self._t_start) / 3600.0
+        return cfg.needle_line_mbar * (1 - cfg.line_depletion_per_h * hours) * (
+            1 + cfg.line_drift * math.sin(2 * math.pi * hours / 0.8 + self._phase[2])
+        )
+
+    def _burst_mbar(self, t: float) -> float:
+        total = 0.0
+        for start, duration, peak in self._bursts:
+            if start <= t < start + duration:
+                total += peak
+            elif t >= start + duration:
+                total += peak * math.exp(-(t - start - duration) / self.config.chamber_tau_s)
+        return total
+
+    def chamber_mbar(self, t: float | None = None) -> float:
+        t = self.now() if t is None else t
+        cfg = self.config
+        return cfg.base_pressure_mbar + cfg.gas_load_mbar * self._gas_load.value(t) + self._burst_mbar(t)
+
+    def chamber_gauge_mbar(self) -> float:
+        with self.lock:
+            p = self.chamber_mbar() * (1 + self.config.gauge_noise * self.rng.standard_normal())
+            return self._reading("chamber_pressure", p)
+
+    def needle_gauge_mbar(self) -> float:
+        with self.lock:
+            p = self.needle_line_mbar() * (1 + self.config.gauge_noise * self.rng.standard_normal())
+            return self._reading("needle_pressure", p)
+
+    # ------------------------------------------------------------------ detector
+    def scattering_angle_deg(self, t: float | None = None) -> float:
+        t = self.now() if t is None else t
+        return self.goniometer.position(t) + self.config.angle_offset_deg
+
+    def geometry(self, angle_deg: float) -> float:
+        """Effective path length factor (1 at 90 deg)."""
+        cfg = self.config
+        s = abs(math.sin(math.radians(angle_deg)))
+        excess = 1 + cfg.small_angle_excess * math.exp(-(angle_deg - 25.0) / cfg.small_angle_length_deg)
+        return excess / max(s, 0.05)
+
+    def effective_volume_correction(self, angle_deg: float) -> float:
+        """The per-angle factor that turns net rate into relative DCS (exact for the sim)."""
+        return 1.0 / self.geometry(angle_deg)
+
+    def _dcs(self, energy: float, angle: float) -> float:
+        key = (self.gas, round(energy, 3), round(angle, 4))
+        value = self._dcs_cache.get(key)
+        if value is None:
+            value = float(self.dcs_tables[self.gas](energy, angle))
+            if len(self._dcs_cache) > 100000:
+                self._dcs_cache.clear()
+            self._dcs_cache[key] = value
+        return value
+
+    def cem_efficiency(self, t: float) -> float:
+        cfg = self.config
+        v = abs(self.electrode_voltage("channeltron", t))
+        return cfg.efficiency / (1 + math.exp(-(v - cfg.cem_plateau_V) / cfg.cem_plateau_width_V))
+
+    def true_rate(self, t: float | None = None) -> float:
+        """Rate of electrons reaching the channeltron (before gain sag and dead time)."""
+        t = self.now() if t is None else t
+        cfg = self.config
+        eta = self.cem_efficiency(t)
+        if eta < 1e-9:
+            return 0.0
+        beam = self.beam_current_A(t) / 100e-9
+        energy = self.energy_eV(t)
+        angle = self.scattering_angle_deg(t)
+        if beam <= 0 or energy < 1:
+            return cfg.dark_rate_cps * eta
+        dcs = self._dcs(energy, angle)
+        needle = (self.needle_line_mbar(t) / cfg.needle_line_mbar) * self._needle_flow.value(t) * self.geometry(angle)
+        gas = self._gas_load.value(t) + self._burst_mbar(t) / cfg.gas_load_mbar
+        diffuse = cfg.diffuse_fraction * gas / max(abs(math.sin(math.radians(angle))), 0.05)
+        transmission = self._transmission(ANALYZER_ELECTRODES, energy, t)
+        scattered = cfg.rate_constant_cps * beam * dcs * (needle + diffuse) * transmission
+        return (scattered + cfg.aperture_rate_cps * beam * transmission + cfg.dark_rate_cps) * eta
+
+    def detected_rate(self, n_true: float) -> float:
+        """Pulses above the discriminator: the channeltron gain sags at high rate."""
+        cfg = self.config
+        return n_true / (1 + (n_true / cfg.gain_sag_rate_cps) ** cfg.gain_sag_power)
+
+    def counted_rate(self, n_detected: float) -> float:
+        """What the counter records after the chain's dead time."""
+        tau = self.config.dead_time_s
+        if self.config.dead_time_model == "paralyzable":
+            return n_detected * math.exp(-n_detected * tau)
+        return n_detected / (1 + n_detected * tau)
+
+    def measured_rate(self, t: float | None = None) -> float:
+        """Expected counter rate at ``t``: true rate, gain sag, dead time."""
+        return self.counted_rate(self.detected_rate(self.true_rate(t)))
+
+    def expected_counts(self, t0: float, t1: float) -> float:
+        """Integral of the measured rate over [t0, t1] (midpoint rule, step ``integration_step_s``)."""
+        if t1 <= t0:
+            return 0.0
+        n = max(1, min(400, math.ceil((t1 - t0) / self.config.integration_step_s)))
+        dt = (t1 - t0) / n
+        return sum(self.measured_rate(t0 + (i + 0.5) * dt) for i in range(n)) * dt
+
+    def detector_counts(self, t0: float, t1: float) -> int:
+        """Channeltron pulses counted over [t0, t1]: Poisson around the expected count."""
+        with self.lock:
+            return int(self.rng.poisson(self.expected_counts(t0, t1)))
+
+    # ------------------------------------------------------------------ faults
+    def pressure_burst(self, peak_mbar: float, duration_s: float, start: float | None = None) -> None:
+        """A chamber pressure burst (outgassing, a valve slip): ``peak_mbar`` for ``duration_s``."""
+        with self.lock:
+            self._bursts.append((self.now() if start is None else start, duration_s, peak_mbar))
+
+    def beam_loss(self, duration_s: float, start: float | None = None) -> None:
+        """No beam for ``duration_s`` (filament flicker, an arc in the gun)."""
+        with self.lock:
+            start = self.now() if start is None else start
+            self._beam_losses.append((start, start + duration_s))
+
+    def freeze(self, quantity: str, value: float | None = None) -> None:
+        """Freeze a reading (``beam_current``, ``chamber_pressure``, ``needle_pressure``)
+        at its present value (or ``value``): a stuck sensor."""
+        readers = {
+            "beam_current": lambda: -self.beam_current_A(),
+            "chamber_pressure": self.chamber_mbar,
+            "needle_pressure": self.needle_line_mbar,
+        }
+        if quantity not in readers:
+            raise ValueError(f"cannot freeze {quantity!r}: one of {sorted(readers)}")
+        with self.lock:
+            self._frozen[quantity] = readers[quantity]() if value is None else value
+
+    def unfreeze(self, quantity: str | None = None) -> None:
+        with self.lock:
+            if quantity is None:
+                self._frozen.clear()
+            else:
+                self._frozen.pop(quantity, None)

@@ -1,0 +1,21 @@
+"""Shared fixtures: a fresh virtual clock and a fresh simulated world for every test."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from acquisition.clock import VirtualClock  # noqa: E402
+from simulators.world import World, WorldConfig  # noqa: E402
+
+
+@pytest.fixture
+def clock():
+    return VirtualClock()
+
+
+@pytest.fixture
+def world(clock):
+    """A fresh world on a virtual clock; no state leaks between tests."""
+    return World(clock, WorldConfig(seed=12345))
