@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from acquisition.clock import Clock, RealClock
 
-from .errors import DeviceError, GarbledReply, InstrumentError, InstrumentTimeout, LimitError
+from .errors import ConnectionLost, DeviceError, GarbledReply, InstrumentError, InstrumentTimeout, LimitError
 from .transport import SerialSettings, Transport, open_transport
 
 __all__ = [
@@ -143,7 +143,9 @@ class Instrument:
         """Read one terminated reply (without its terminator)."""
         with self._lock:
             try:
-                self._ensure_open()
+                # no reconnect here: a reply belongs to the connection its request went out on
+                if self._transport is None:
+                    raise ConnectionLost("not connected", address=self.address)
                 data = self._transport.read_until(self.read_termination)
             except InstrumentTimeout as exc:
                 self._resync = True

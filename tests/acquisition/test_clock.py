@@ -1,0 +1,63 @@
+import threading
+
+import pytest
+
+from acquisition.clock import RealClock, ScaledClock, VirtualClock, make_clock, utc_iso
+
+
+def test_virtual_clock_sleep_advances_at_once():
+    clock = VirtualClock(start=10.0)
+    clock.sleep(3600.0)
+    assert clock.now() == pytest.approx(3610.0)
+    clock.sleep(-5)  # negative sleeps are no-ops, never move time back
+    assert clock.now() == pytest.approx(3610.0)
+
+
+def test_virtual_sleep_until_never_goes_back():
+    clock = VirtualClock()
+    clock.sleep_until(5.0)
+    clock.sleep_until(2.0)
+    assert clock.now() == 5.0
+
+
+def test_virtual_clock_thread_safe_sum():
+    clock = VirtualClock()
+
+    def work():
+        for _ in range(1000):
+            clock.sleep(0.001)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert clock.now() == pytest.approx(4.0)
+
+
+def test_wall_time_follows_experiment_time():
+    clock = VirtualClock()
+    w0 = clock.wall_utc()
+    clock.sleep(90.0)
+    assert (clock.wall_utc() - w0).total_seconds() == pytest.approx(90.0)
+    assert utc_iso(clock.wall_utc()).endswith("Z")
+
+
+def test_scaled_clock_runs_faster_than_real():
+    real, fast = RealClock(), ScaledClock(1000.0)
+    r0, f0 = real.now(), fast.now()
+    fast.sleep(2.0)  # two experiment seconds = 2 ms of wall time
+    assert fast.now() - f0 >= 2.0
+    assert real.now() - r0 < 1.0  # generous: not a timing assertion, a factor-1000 sanity check
+    assert fast.wall_seconds(10.0) == pytest.approx(0.01)
+
+
+def test_scaled_clock_rejects_nonpositive_factor():
+    with pytest.raises(ValueError, match="time scale"):
+        ScaledClock(0)
+
+
+def test_make_clock():
+    assert isinstance(make_clock(virtual=True), VirtualClock)
+    assert isinstance(make_clock(time_scale=10), ScaledClock)
+    assert isinstance(make_clock(), RealClock)
