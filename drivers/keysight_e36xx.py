@@ -1,0 +1,196 @@
+"""Keysight (Agilent) E36xx single-output DC supply heating the electron-gun filament.
+
+Commands are those of the E3633A/E3634A user's guide, chapter 4 "Remote Interface
+Reference" (the E36100 and E36300 series accept the same subset)::
+
+    CURRent <A>            CURRent?          current setpoint (the filament runs in CC)
+    VOLTage <V>            VOLTage?          voltage setpoint (the compliance limit in CC)
+    VOLTage:RANGe P8V|P20V VOLTage:RANGe?    output range (E3634A: P25V|P50V)
+    OUTPut ON|OFF          OUTPut?           output state, replies 0 or 1
+    MEASure:CURRent?       MEASure:VOLTage?  output readback
+    SYSTem:ERRor?          *IDN?  *CLS  *RST
+
+A setting outside the present range is refused by the supply with ``-222,"Data out
+of range"``; this driver refuses anything beyond the installation's limits
+(``max_current_A``, ``max_voltage_V``) before sending, and reads the error queue after
+every setting so that a refused setting raises :class:`DeviceError` at once.
+
+A cold tungsten filament has a fraction of its hot resistance: a current step drives
+an inrush that shortens its life.  :meth:`KeysightE36xx.ramp_current_to` changes the
+current in small steps with a pause between them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .base import SCPIInstrument, control, in_range_attr, measurement
+__all__ = ["KeysightE36xx", "KeysightE3633A", "KeysightE3634A", "parse_output_state"]
+
+
+def parse_output_state(reply: str) -> bool:
+    """``OUTP?`` answers ``0`` or ``1``."""
+    text = reply.strip()
+    if text in ("1", "+1", "ON"):
+        return True
+    if text in ("0", "+0", "OFF"):
+        return False
+    raise ValueError(f"output state {reply!r} is neither 0 nor 1")
+
+
+def _on_off(value: bool) -> str:
+    return "ON" if value else "OFF"
+
+
+def _boolean(inst: SCPIInstrument, value: Any, what: str) -> bool:
+    if not isinstance(value, (bool, int)) or value not in (0, 1):
+        raise inst.limit_error(what, value, "True or False")
+    return bool(value)
+
+
+def _known_range(inst: "KeysightE36xx", value: Any, what: str) -> str:
+    text = str(value).upper()
+    if text not in inst.voltage_ranges:
+        raise inst.limit_error(what, value, "one of " + ", ".join(inst.voltage_ranges))
+    return text
+
+
+class KeysightE36xx(SCPIInstrument):
+    """E3633A-style single-output supply (8 V / 20 A and 20 V / 10 A ranges)."""
+
+    model = "Keysight E36xx"
+    write_termination = b"\n"
+    read_termination = b"\n"
+    default_timeout_s = 2.0
+    #: names accepted by ``VOLTage:RANGe`` on this model
+    voltage_ranges: tuple[str, ...] = ("P8V", "P20V")
+
+    current = control(
+        "CURR?",
+        "CURR %.4f",
+        "Output current setpoint (A): ``CURRent``; the filament supply regulates this.",
+        validator=in_range_attr("min_current_A", "max_current_A"),
+        check_errors=True,
+    )
+    voltage = control(
+        "VOLT?",
+        "VOLT %.4f",
+        "Output voltage setpoint (V): ``VOLTage``; in CC it is the compliance limit.",
+        validator=in_range_attr("min_voltage_V", "max_voltage_V"),
+        check_errors=True,
+    )
+    output = control(
+        "OUTP?",
+        "OUTP %s",
+        "Output enabled (bool): ``OUTPut ON|OFF``; the query answers 0 or 1.",
+        cast=parse_output_state,
+        validator=_boolean,
+        format_value=_on_off,
+        check_errors=True,
+    )
+    voltage_range = control(
+        "VOLT:RANG?",
+        "VOLT:RANG %s",
+        "Output range (``P8V`` or ``P20V`` on the E3633A): ``VOLTage:RANGe``.",
+        cast=str,
+        validator=_known_range,
+        check_errors=True,
+    )
+    measured_current = measurement("MEAS:CURR?", "Output current measured by the supply (A): ``MEASure:CURRent?``.")
+    measured_voltage = measurement("MEAS:VOLT?", "Output voltage measured by the supply (V): ``MEASure:VOLTage?``.")
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        visa_backend: str = "@py",
+        timeout_s: float | None = None,
+        clock=None,
+        transport=None,
+        name: str | None = None,
+        max_current_A: float = 3.0,
+        max_voltage_V: float = 8.0,
+    ) -> None:
+        # limits first: the base constructor may already talk to the device (on_connect)
+        self.min_current_A = 0.0
+        self.max_current_A = float(max_current_A)
+        self.min_voltage_V = 0.0
+        self.max_voltage_V = float(max_voltage_V)
+        super().__init__(
+            address, visa_backend=visa_backend, timeout_s=timeout_s, clock=clock, transport=transport, name=name
+        )
+
+    # ------------------------------------------------------------------ ramps
+    def ramp_current_to(self, target_A: float, *, step_A: float = 0.05, step_delay_s: float = 1.0) -> float:
+        """Move the current setpoint to ``target_A`` in steps of at most ``step_A``.
+
+        The present setpoint is read first; each step is set (error queue checked),
+        read back, and followed by ``step_delay_s`` on the driver's clock before the
+        next step, so the filament temperature follows.  No wait after the last step:
+        warming up at the final current is the caller's decision.  Returns the final
+        setpoint as read back.  The target is checked against the limits before
+        anything is sent.
+        """
+        in_range_attr("min_current_A", "max_current_A")(self, target_A, "current")
+        if not step_A > 0:
+            raise self.limit_error("step_A", step_A, "> 0")
+        if step_delay_s < 0:
+            raise self.limit_error("step_delay_s", step_delay_s, ">= 0")
+        start = self.current
+        steps = math.ceil(round(abs(target_A - start) / step_A, 9))
+        value = start
+        for i in range(1, steps + 1):
+            setpoint = start + (target_A - start) * i / steps
+            self._set_current_step(setpoint)
+            value = self._read_back_current(setpoint)
+            if i < steps:
+                self.clock.sleep(step_delay_s)
+        return value
+
+    def _set_current_step(self, setpoint_A: float) -> None:
+        # Not through the ``current`` validator: the target is checked already, and a
+        # ramp *down* from a setpoint beyond the limits (set at the front panel) must
+        # still be possible; every step lies between the start and the target.
+        command = type(self).current.set_command % setpoint_A
+        self.write(command)
+        self.check_errors(after=command)
+
+    def _read_back_current(self, expected_A: float) -> float:
+        value = self.current
+        # the setpoint is sent with 0.1 mA resolution; the supply's own is coarser still
+        if abs(value - expected_A) > 2e-3:
+            raise self.device_error(
+                "CURR?", f"{value!r}", f"current setpoint reads back {value:g} A, expected {expected_A:g} A"
+            )
+        return value
+
+    # --------------------------------------------------------------- snapshot
+    def settings(self) -> dict[str, Any]:
+        return {
+            "current_setpoint_A": self.current,
+            "voltage_setpoint_V": self.voltage,
+            "voltage_range": self.voltage_range,
+            "output": self.output,
+            "max_current_A": self.max_current_A,
+            "max_voltage_V": self.max_voltage_V,
+        }
+
+    def probe(self) -> dict[str, Any]:
+        """Identity and the measured output: a quick "is it there and alive"."""
+        return {
+            "identity": self.identity(),
+            "measured_current_A": self.measured_current,
+            "measured_voltage_V": self.measured_voltage,
+        }
+
+
+class KeysightE3633A(KeysightE36xx):
+    model = "Keysight E3633A"
+
+
+class KeysightE3634A(KeysightE36xx):
+    """25 V / 7 A and 50 V / 4 A ranges."""
+
+    model = "Keysight E3634A"
+    voltage_ranges = ("P25V", "P50V")
