@@ -1,0 +1,297 @@
+"""Keithley 6485 picoammeter: byte-level protocol, reading strings, overflow, zero check."""
+
+import pytest
+
+from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitError
+from drivers.keithley_6485 import Keithley6485, Overflow, Reading, parse_elements, parse_on_off
+from drivers.testing import expected_protocol
+
+NO_ERROR = (b"SYST:ERR?\n", b'0,"No error"\n')
+ZCH_OFF = (b"SYST:ZCH?\n", b"0\n")
+
+
+def test_identity_reset_clear():
+    pairs = [
+        (b"*IDN?\n", b"KEITHLEY INSTRUMENTS INC.,MODEL 6485,1234567,B03   Sep 25 2002 10:53:29/A02  /E\n"),
+        (b"*RST\n", None),
+        (b"*CLS\n", None),
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        assert pa.identity().startswith("KEITHLEY INSTRUMENTS INC.,MODEL 6485")
+        pa.reset()
+        pa.clear_status()
+
+
+@pytest.mark.parametrize("attribute, header", [("zero_check", b"SYST:ZCH"), ("zero_correct", b"SYST:ZCOR"), ("auto_range", b"CURR:RANG:AUTO")])
+def test_boolean_settings(attribute, header):
+    pairs = [
+        (header + b" ON\n", None),
+        NO_ERROR,
+        (header + b"?\n", b"1\n"),
+        (header + b" OFF\n", None),
+        NO_ERROR,
+        (header + b"?\n", b"0\n"),
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        setattr(pa, attribute, True)
+        assert getattr(pa, attribute) is True
+        setattr(pa, attribute, False)
+        assert getattr(pa, attribute) is False
+
+
+def test_zero_correct_acquire():
+    with expected_protocol(Keithley6485, [(b"SYST:ZCOR:ACQ\n", None), NO_ERROR]) as pa:
+        pa.acquire_zero_correction()
+
+
+def test_range_and_nplc():
+    pairs = [
+        (b"CURR:RANG 2e-07\n", None),
+        NO_ERROR,
+        (b"CURR:RANG?\n", b"2.000000E-07\n"),
+        (b"CURR:NPLC 1\n", None),
+        NO_ERROR,
+        (b"CURR:NPLC?\n", b"1.000000E+00\n"),
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.current_range = 200e-9
+        assert pa.current_range == pytest.approx(200e-9)
+        pa.nplc = 1
+        assert pa.nplc == 1.0
+
+
+@pytest.mark.parametrize("attribute, value", [("current_range", 0.0), ("current_range", 0.03), ("nplc", 0.001), ("nplc", 10), ("zero_check", "on")])
+def test_limits_refuse_before_sending(attribute, value):
+    with expected_protocol(Keithley6485, []) as pa:
+        with pytest.raises(LimitError):
+            setattr(pa, attribute, value)
+
+
+def test_data_elements_set_and_query():
+    pairs = [
+        (b"FORM:ELEM READ\n", None),
+        NO_ERROR,
+        (b"FORM:ELEM READ,TIME,STAT\n", None),
+        NO_ERROR,
+        (b"FORM:ELEM?\n", b"READ,UNIT,TIME,STAT\n"),
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.data_elements = ["READ"]
+        pa.data_elements = "STAT,READ,TIME"  # the instrument's order, whatever the caller's
+        assert pa.data_elements == ("READ", "UNIT", "TIME", "STAT")
+
+
+def test_data_elements_refused_before_sending():
+    with expected_protocol(Keithley6485, []) as pa:
+        with pytest.raises(LimitError):
+            pa.data_elements = ["TIME", "STAT"]
+        with pytest.raises(LimitError):
+            pa.data_elements = ["READ", "VSO"]
+
+
+def test_read_default_elements_with_units():
+    pairs = [ZCH_OFF, (b"READ?\n", b"-1.234567E-08A,+1.234000E+02,+0.000000E+00\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        assert pa.read_reading() == Reading(current_A=-1.234567e-08, timestamp_s=123.4, status=0)
+
+
+def test_read_current_reading_only():
+    pairs = [(b"FORM:ELEM READ\n", None), NO_ERROR, ZCH_OFF, (b"READ?\n", b"-9.876543E-08\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.data_elements = "READ"
+        assert pa.read_current() == pytest.approx(-9.876543e-08)
+
+
+def test_read_without_units_three_fields():
+    pairs = [ZCH_OFF, (b"READ?\n", b"-1.000000E-07,+5.000000E+00,+1.024000E+03\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        reading = pa.read_reading()
+    assert reading.current_A == pytest.approx(-1e-7)
+    assert reading.status == 1024
+
+
+def test_two_fields_ask_the_elements_once():
+    pairs = [
+        ZCH_OFF,
+        (b"READ?\n", b"-1.000000E-07A,+1.600000E+01\n"),
+        (b"FORM:ELEM?\n", b"READ,UNIT,STAT\n"),
+        ZCH_OFF,
+        (b"READ?\n", b"-2.000000E-07A,+0.000000E+00\n"),
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        assert pa.read_reading() == Reading(-1e-7, None, 16)
+        assert pa.read_reading() == Reading(-2e-7, None, 0)
+
+
+def test_initiate_and_fetch():
+    pairs = [(b"INIT\n", None), NO_ERROR, ZCH_OFF, (b"FETC?\n", b"+2.000000E-12A,+1.000000E+00,+0.000000E+00\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.initiate()
+        assert pa.fetch_reading().current_A == pytest.approx(2e-12)
+
+
+def test_overflow_names_the_range():
+    pairs = [
+        ZCH_OFF,
+        (b"READ?\n", b"+9.900000E+37A,+1.000000E+01,+1.000000E+00\n"),
+        (b"CURR:RANG?\n", b"2.000000E-09\n"),
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        with pytest.raises(Overflow) as info:
+            pa.read_current()
+    assert info.value.range_A == pytest.approx(2e-9)
+    assert "2e-09 A range" in str(info.value)
+    assert isinstance(info.value, DeviceError)
+
+
+def test_overflow_short_form():
+    pairs = [(b"FORM:ELEM READ\n", None), NO_ERROR, ZCH_OFF, (b"READ?\n", b"+9.9E37\n"), (b"CURR:RANG?\n", b"2.000000E-08\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.data_elements = "READ"
+        with pytest.raises(Overflow):
+            pa.read_current()
+
+
+def test_nan_reading_is_a_device_error():
+    pairs = [ZCH_OFF, (b"READ?\n", b"+9.910000E+37A,+1.000000E+01,+0.000000E+00\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        with pytest.raises(DeviceError, match="NAN"):
+            pa.read_current()
+
+
+def test_reading_refused_while_zero_check_is_on():
+    with expected_protocol(Keithley6485, [(b"SYST:ZCH?\n", b"1\n")]) as pa:
+        with pytest.raises(DeviceError, match="zero check"):
+            pa.read_current()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"-1.0E-08A,+1.0E+00\n", b"-1.0E-8X,+1.0E+00,+0.0E+00\n", b"garbage\n", b"1,2,3,4,5\n"],
+)
+def test_garbled_reading(reply):
+    pairs = [(b"FORM:ELEM READ,UNIT,TIME,STAT\n", None), NO_ERROR, ZCH_OFF, (b"READ?\n", reply)]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.data_elements = "READ,UNIT,TIME,STAT"
+        with pytest.raises(GarbledReply):
+            pa.read_reading()
+
+
+def test_units_required_when_asked_for():
+    pairs = [(b"FORM:ELEM READ,UNIT\n", None), NO_ERROR, ZCH_OFF, (b"READ?\n", b"-1.000000E-08\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.data_elements = "READ,UNIT"
+        with pytest.raises(GarbledReply, match="unit"):
+            pa.read_reading()
+
+
+def test_refused_setting_raises_device_error_with_code():
+    pairs = [
+        (b"CURR:NPLC 6\n", None),
+        (b"SYST:ERR?\n", b'-222,"Parameter data out of range"\n'),
+        NO_ERROR,
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        with pytest.raises(DeviceError) as info:
+            pa.nplc = 6
+    assert info.value.code == -222
+
+
+def test_silent_read_times_out():
+    with expected_protocol(Keithley6485, [ZCH_OFF, (b"READ?\n", None)]) as pa:
+        with pytest.raises(InstrumentTimeout):
+            pa.read_current()
+
+
+def test_configure_for_beam_sequence():
+    pairs = [
+        (b"SYST:ZCH ON\n", None),
+        NO_ERROR,
+        (b"CURR:RANG 2e-09\n", None),
+        NO_ERROR,
+        (b"INIT\n", None),
+        NO_ERROR,
+        (b"SYST:ZCOR:ACQ\n", None),
+        NO_ERROR,
+        (b"SYST:ZCOR ON\n", None),
+        NO_ERROR,
+        (b"CURR:RANG:AUTO ON\n", None),
+        NO_ERROR,
+        (b"SYST:ZCH OFF\n", None),
+        NO_ERROR,
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.configure_for_beam()
+
+
+def test_configure_for_beam_stops_at_a_refused_step():
+    pairs = [
+        (b"SYST:ZCH ON\n", None),
+        NO_ERROR,
+        (b"CURR:RANG 2e-09\n", None),
+        NO_ERROR,
+        (b"INIT\n", None),
+        NO_ERROR,
+        (b"SYST:ZCOR:ACQ\n", None),
+        (b"SYST:ERR?\n", b'-221,"Settings conflict"\n'),
+        NO_ERROR,
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        with pytest.raises(DeviceError) as info:
+            pa.configure_for_beam()
+    assert info.value.code == -221
+
+
+def test_settings_and_probe():
+    pairs = [
+        (b"SYST:ZCH?\n", b"0\n"),
+        (b"SYST:ZCOR?\n", b"1\n"),
+        (b"CURR:RANG:AUTO?\n", b"1\n"),
+        (b"CURR:RANG?\n", b"2.000000E-07\n"),
+        (b"CURR:NPLC?\n", b"6.000000E+00\n"),
+        (b"FORM:ELEM?\n", b"READ,UNIT,TIME,STAT\n"),
+        (b"*IDN?\n", b"KEITHLEY INSTRUMENTS INC.,MODEL 6485,1234567,B03\n"),
+        ZCH_OFF,
+        ZCH_OFF,
+        (b"READ?\n", b"-1.000000E-07A,+1.000000E+00,+0.000000E+00\n"),
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        assert pa.settings() == {
+            "zero_check": False,
+            "zero_correct": True,
+            "auto_range": True,
+            "current_range_A": pytest.approx(2e-7),
+            "nplc": 6.0,
+            "data_elements": "READ,UNIT,TIME,STAT",
+        }
+        assert pa.probe() == {
+            "identity": "KEITHLEY INSTRUMENTS INC.,MODEL 6485,1234567,B03",
+            "zero_check": False,
+            "overflow": False,
+            "current_A": pytest.approx(-1e-7),
+        }
+
+
+def test_probe_in_zero_check_and_in_overflow():
+    pairs = [
+        (b"*IDN?\n", b"KEITHLEY INSTRUMENTS INC.,MODEL 6485,1,B03\n"),
+        (b"SYST:ZCH?\n", b"1\n"),
+        (b"*IDN?\n", b"KEITHLEY INSTRUMENTS INC.,MODEL 6485,1,B03\n"),
+        ZCH_OFF,
+        ZCH_OFF,
+        (b"READ?\n", b"+9.900000E+37A,+1.000000E+00,+1.000000E+00\n"),
+        (b"CURR:RANG?\n", b"2.000000E-09\n"),
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        assert pa.probe()["current_A"] is None
+        probe = pa.probe()
+    assert probe["overflow"] is True and probe["current_A"] is None and probe["range_A"] == pytest.approx(2e-9)
+
+
+def test_parsers():
+    assert parse_on_off("1") is True and parse_on_off("OFF") is False
+    with pytest.raises(ValueError):
+        parse_on_off("2")
+    assert parse_elements("STATus,READing") == ("READ", "STAT")
+    with pytest.raises(ValueError):
+        parse_elements("READ,CHAN")
