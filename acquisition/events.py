@@ -3,7 +3,7 @@
 The engine never calls a consumer by name; it publishes these immutable records to
 subscribers (:class:`EventBus`).  A run is::
 
-    RunStart, (Monitor | Point | Suspended | Resumed | Paused | Message)*, RunStop
+    RunStart, (Monitor | Point | Progress | Suspended | Resumed | Paused | Message)*, RunStop
 
 Times: ``t`` fields are clock seconds (``acquisition.clock``); ``utc`` fields are ISO
 8601 UTC strings for files.  Quantities carry their unit in the name.
@@ -27,6 +27,7 @@ __all__ = [
     "Resumed",
     "Paused",
     "Message",
+    "Progress",
     "RunStop",
     "Event",
     "EventBus",
@@ -161,6 +162,17 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """After every point: how far the run is and when it will end (from measured durations)."""
+
+    t: float
+    done: int
+    total: int
+    elapsed_s: float
+    eta_s: float
+
+
+@dataclass(frozen=True)
 class RunStop:
     t: float
     utc: str
@@ -169,7 +181,7 @@ class RunStop:
     points_done: int
 
 
-Event = RunStart | Point | Monitor | Suspended | Resumed | Paused | Message | RunStop
+Event = RunStart | Point | Monitor | Suspended | Resumed | Paused | Message | Progress | RunStop
 
 
 @dataclass
