@@ -1,0 +1,1089 @@
+"""Apparatus configuration: one TOML file describing the instruments and the physics.
+
+The file is read with :mod:`tomllib` and validated into frozen dataclasses *before any
+hardware is touched*.  Every problem is a :class:`ConfigError` (a ``ValueError``) whose
+lines each name the file, the key path (``electrodes.cathode.max_V``), the bad value
+and what is allowed; all problems of a file are collected and reported together, one
+per line, so that a user fixes a file in one pass.  Unknown keys are errors too (a
+typo must never be silently ignored) and come with a "did you mean" suggestion.
+
+Layout of an apparatus file (``examples/apparatus_lab.toml`` is an annotated one)::
+
+    [instruments.<name>]   model, address, visa_backend = "@py", timeout_s, options...
+    [electrodes.<name>]    module, channel, min_V, max_V, ramp_V_per_s, tolerance_V = 0.5
+    [tune]                 mode = "interpolate" | "exact", energies_eV = [...]
+    [tune.potentials]      <electrode> = [one potential per energy]
+    [detector]             channeltron_electrode, channeltron_V, dead_time_s, ...
+    [beam]                 filament_current_A, filament_voltage_limit_V, ...
+    [gas_line]             needle_relay, side_leak_relay, settle_s, gauge channels
+    [gases.<name>]         molar_mass_g_mol, kinetic_diameter_nm, dcs_table
+    [interlocks]           trip / resume thresholds (hysteresis), wait_after_recovery_s
+    [effective_volume]     optional: angles_deg, factors
+
+Instrument roles are fixed names (:data:`ROLE_MODELS`); high-voltage modules
+(``iseg_hv``) may have any name and are referred to by the electrodes.  Keys of an
+instrument table other than ``model``, ``address``, ``visa_backend`` and ``timeout_s``
+are model options (:data:`MODEL_OPTIONS`), passed unchanged to the driver constructor.
+
+The reading machinery (:class:`Reader`, :class:`Table`) is shared with
+:mod:`acquisition.plans`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drivers.transport import is_visa_address
+
+__all__ = [
+    "ConfigError",
+    "ConfigIssue",
+    "ApparatusConfig",
+    "InstrumentConfig",
+    "ElectrodeConfig",
+    "TuneTable",
+    "DetectorConfig",
+    "BeamConfig",
+    "GasLineConfig",
+    "GasConfig",
+    "InterlockConfig",
+    "EffectiveVolume",
+    "MODELS",
+    "ROLE_MODELS",
+    "MODEL_OPTIONS",
+    "load_apparatus",
+    "parse_apparatus",
+]
+
+log = logging.getLogger(__name__)
+
+
+# ====================================================================== errors
+
+
+class _Missing:
+    """Marker for "the key is absent" (distinct from any TOML value)."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+    def __reduce__(self):
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+#: default= marker for "this key must be present"
+REQUIRED: Any = object()
+
+
+def show(value: Any, limit: int = 70) -> str:
+    """A short TOML-like rendering of a value for an error message."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, float):
+        text = repr(value)
+    elif isinstance(value, Mapping):
+        text = "{" + ", ".join(f"{k} = {show(v, limit)}" for k, v in value.items()) + "}"
+    elif isinstance(value, (list, tuple)):
+        text = "[" + ", ".join(show(v, limit) for v in value) + "]"
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem: where (key path), what was found (value) and what is allowed."""
+
+    key: str
+    value: Any
+    allowed: str
+
+    def line(self, source: str) -> str:
+        if not self.key:  # the file as a whole (unreadable, not TOML)
+            return f"{source}: {self.allowed}"
+        if self.value is MISSING:
+            return f"{source}: {self.key}: missing; {self.allowed}"
+        return f"{source}: {self.key} = {show(self.value)}: {self.allowed}"
+
+
+class ConfigError(ValueError):
+    """Invalid configuration: every problem of one file, one per line.
+
+    ``source`` is the file (or ``"<string>"``), ``issues`` the problems, each with
+    ``key``, ``value`` and ``allowed``.
+    """
+
+    def __init__(self, source: str | Path, issues: Iterable[ConfigIssue]) -> None:
+        self.source = str(source)
+        self.issues = tuple(issues)
+        super().__init__("\n".join(issue.line(self.source) for issue in self.issues))
+
+    @classmethod
+    def single(cls, source: str | Path, key: str, value: Any, allowed: str) -> "ConfigError":
+        return cls(source, [ConfigIssue(key, value, allowed)])
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.issues))
+
+
+def suggestion(name: str, candidates: Iterable[str]) -> str:
+    """``"did you mean 'x'? "`` for the closest candidate, or ``""``."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def one_of(candidates: Iterable[str]) -> str:
+    return ", ".join(repr(c) for c in candidates)
+
+
+# ====================================================================== reading
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def key_path(parent: str, key: str) -> str:
+    """Dotted key path as TOML spells it (keys with dots or spaces quoted)."""
+    part = key if _BARE_KEY.match(key) else json.dumps(key)
+    return f"{parent}.{part}" if parent else part
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Reader:
+    """Collects the problems of one file; see :class:`Table` for the typed getters."""
+
+    def __init__(self, source: str | Path) -> None:
+        self.source = str(source)
+        self.issues: list[ConfigIssue] = []
+
+    def error(self, key: str, value: Any, allowed: str) -> None:
+        self.issues.append(ConfigIssue(key, value, allowed))
+
+    def parse(self, text: str) -> Table | None:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            self.error("", MISSING, f"not valid TOML: {exc}")
+            return None
+        return Table(self, data, "")
+
+    def raise_if_errors(self) -> None:
+        if self.issues:
+            raise ConfigError(self.source, self.issues)
+
+
+class Table:
+    """A TOML table at ``path`` inside a file, with validating getters.
+
+    Getters return ``None`` after recording an issue (or when an optional key is
+    absent with ``default=None``), so that validation goes on and every problem of the
+    file is reported at once.
+    """
+
+    def __init__(self, reader: Reader, data: Mapping[str, Any], path: str, allowed: Iterable[str] | None = None) -> None:
+        self.reader = reader
+        self.data = data
+        self.path = path
+        if allowed is not None:
+            self.reject_unknown(allowed)
+
+    # -------------------------------------------------------------- structure
+    def key(self, name: str) -> str:
+        return key_path(self.path, name)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def keys(self) -> list[str]:
+        return list(self.data)
+
+    def error(self, name: str, value: Any, allowed: str) -> None:
+        self.reader.error(self.key(name), value, allowed)
+
+    def reject_unknown(self, allowed: Iterable[str], what: str = "key") -> None:
+        allowed = list(allowed)
+        for name, value in self.data.items():
+            if name not in allowed:
+                hint = suggestion(name, allowed)
+                self.error(name, value, f"unknown {what}; {hint}allowed: {one_of(allowed) or 'none'}")
+
+    def _get(self, name: str, default: Any, what: str) -> Any:
+        if name in self.data:
+            return self.data[name]
+        if default is REQUIRED:
+            self.error(name, MISSING, f"required ({what})")
+        return MISSING
+
+    def table(self, name: str, allowed: Iterable[str] | None = None, *, required: bool = True, what: str = "a table") -> Table | None:
+        value = self.data.get(name, MISSING)
+        if value is MISSING:
+            if required:
+                self.error(name, MISSING, f"required ({what})")
+            return None
+        if not isinstance(value, dict):
+            self.error(name, value, f"must be a table ({what})")
+            return None
+        return Table(self.reader, value, self.key(name), allowed)
+
+    def subtables(self, what: str) -> dict[str, Table]:
+        """Every entry of this table, each of which must itself be a table."""
+        out = {}
+        for name, value in self.data.items():
+            if isinstance(value, dict):
+                out[name] = Table(self.reader, value, self.key(name))
+            else:
+                self.error(name, value, f"must be a table ({what})")
+        return out
+
+    # -------------------------------------------------------------- scalars
+    def number(
+        self,
+        name: str,
+        *,
+        default: Any = REQUIRED,
+        gt: float | None = None,
+        ge: float | None = None,
+        lt: float | None = None,
+        le: float | None = None,
+        what: str = "",
+    ) -> float | None:
+        """A finite number (int or float) within the given bounds."""
+        allowed = _bounds_text("a number", gt, ge, lt, le, what)
+        value = self._get(name, default, allowed)
+        if value is MISSING:
+            return None if default is REQUIRED else default
+        if not _number_ok(value, gt, ge, lt, le):
+            self.error(name, value, f"must be {allowed}")
+            return None
+        return float(value)
+
+    def integer(
+        self,
+        name: str,
+        *,
+        default: Any = REQUIRED,
+        ge: int | None = None,
+        lt: int | None = None,
+        le: int | None = None,
+        what: str = "",
+    ) -> int | None:
+        allowed = _bounds_text("an integer", None, ge, lt, le, what)
+        value = self._get(name, default, allowed)
+        if value is MISSING:
+            return None if default is REQUIRED else default
+        if not (isinstance(value, int) and not isinstance(value, bool)) or not _number_ok(value, None, ge, lt, le):
+            self.error(name, value, f"must be {allowed}")
+            return None
+        return int(value)
+
+    def string(self, name: str, *, default: Any = REQUIRED, choices: Sequence[str] | None = None, what: str = "") -> str | None:
+        if choices is not None:
+            allowed = f"one of {one_of(choices)}"
+        else:
+            allowed = "a non-empty string" + (f" ({what})" if what else "")
+        value = self._get(name, default, allowed)
+        if value is MISSING:
+            return None if default is REQUIRED else default
+        if not isinstance(value, str) or not value.strip():
+            self.error(name, value, f"must be {allowed}")
+            return None
+        if choices is not None and value not in choices:
+            self.error(name, value, f"{suggestion(value, choices)}must be {allowed}")
+            return None
+        return value
+
+    def text(self, name: str, *, default: Any = REQUIRED) -> str | None:
+        """Free text (may be empty)."""
+        value = self._get(name, default, "a string")
+        if value is MISSING:
+            return None if default is REQUIRED else default
+        if not isinstance(value, str):
+            self.error(name, value, "must be a string")
+            return None
+        return value
+
+    def boolean(self, name: str, *, default: Any = REQUIRED) -> bool | None:
+        value = self._get(name, default, "true or false")
+        if value is MISSING:
+            return None if default is REQUIRED else default
+        if not isinstance(value, bool):
+            self.error(name, value, "must be true or false")
+            return None
+        return value
+
+    # -------------------------------------------------------------- lists
+    def number_list(
+        self,
+        name: str,
+        *,
+        default: Any = REQUIRED,
+        gt: float | None = None,
+        ge: float | None = None,
+        lt: float | None = None,
+        le: float | None = None,
+        increasing: bool = False,
+        unique: bool = False,
+        length: int | None = None,
+        what: str = "",
+    ) -> tuple[float, ...] | None:
+        """A non-empty list of finite numbers; element problems are reported as ``key[i]``."""
+        element = _bounds_text("a number", gt, ge, lt, le, "")
+        allowed = f"a non-empty list of numbers, each {element}"
+        if increasing:
+            allowed += ", strictly increasing"
+        elif unique:
+            allowed += ", no duplicates"
+        if length is not None:
+            allowed += f", {length} entries"
+        if what:
+            allowed += f" ({what})"
+        value = self._get(name, default, allowed)
+        if value is MISSING:
+            return None if default is REQUIRED else default
+        if not isinstance(value, list) or not value:
+            self.error(name, value, f"must be {allowed}")
+            return None
+        ok = True
+        for i, item in enumerate(value):
+            if not _number_ok(item, gt, ge, lt, le):
+                self.reader.error(f"{self.key(name)}[{i}]", item, f"must be {element}")
+                ok = False
+        if not ok:
+            return None
+        numbers = tuple(float(v) for v in value)
+        if length is not None and len(numbers) != length:
+            self.error(name, value, f"must have {length} entries{(' (' + what + ')') if what else ''}, not {len(numbers)}")
+            return None
+        if increasing:
+            for i in range(1, len(numbers)):
+                if numbers[i] <= numbers[i - 1]:
+                    self.reader.error(
+                        f"{self.key(name)}[{i}]", value[i], f"must be greater than the previous entry {show(value[i - 1])} (strictly increasing)"
+                    )
+                    ok = False
+        elif unique:
+            seen: dict[float, int] = {}
+            for i, v in enumerate(numbers):
+                if v in seen:
+                    self.reader.error(f"{self.key(name)}[{i}]", value[i], f"duplicate of entry [{seen[v]}]; no duplicates allowed")
+                    ok = False
+                seen.setdefault(v, i)
+        return numbers if ok else None
+
+
+def _number_ok(value: Any, gt, ge, lt, le) -> bool:
+    if not _is_number(value) or not math.isfinite(value):
+        return False
+    if gt is not None and not value > gt:
+        return False
+    if ge is not None and not value >= ge:
+        return False
+    if lt is not None and not value < lt:
+        return False
+    if le is not None and not value <= le:
+        return False
+    return True
+
+
+def _bounds_text(kind: str, gt, ge, lt, le, what: str) -> str:
+    parts = []
+    if gt is not None:
+        parts.append(f"> {show(gt)}")
+    if ge is not None:
+        parts.append(f">= {show(ge)}")
+    if lt is not None:
+        parts.append(f"< {show(lt)}")
+    if le is not None:
+        parts.append(f"<= {show(le)}")
+    text = kind + (" " + " and ".join(parts) if parts else "")
+    return text + (f" ({what})" if what else "")
+
+
+def read_source(path: str | Path) -> tuple[Path, str]:
+    """Read a config file, turning OS and encoding errors into :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        return path, path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError.single(path, "", MISSING, f"cannot read the file: {exc}") from exc
+
+
+def _plain(value: Any) -> Any:
+    """Plain data (dict, list, str, int, float, bool, None) for a run file."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# ====================================================================== the apparatus
+
+#: instrument models xbeam has drivers for
+MODELS = ("tpg362", "iseg_hv", "keysight_e36xx", "newport_smc100", "keysight_53230a", "keithley_6485", "numato_relay")
+
+#: instrument role (table name under [instruments]) -> required model
+ROLE_MODELS: dict[str, str] = {
+    "gauges": "tpg362",
+    "filament": "keysight_e36xx",
+    "goniometer": "newport_smc100",
+    "counter": "keysight_53230a",
+    "picoammeter": "keithley_6485",
+    "valves": "numato_relay",
+}
+
+_ROLE_WHAT = {
+    "gauges": "the dual gauge controller: chamber gauge and needle-line manometer",
+    "filament": "the filament current supply",
+    "goniometer": "the analyzer turntable",
+    "counter": "the channeltron pulse counter",
+    "picoammeter": "the Faraday-cup picoammeter",
+    "valves": "the relay module switching needle / side leak",
+}
+
+HV_MODEL = "iseg_hv"
+
+#: model -> option name -> (kind, bounds, what); options go to the driver constructor
+MODEL_OPTIONS: dict[str, dict[str, tuple[str, dict[str, float], str]]] = {
+    "tpg362": {},
+    "iseg_hv": {
+        "channels": ("int", {"ge": 1, "le": 64}, "number of channels of the module"),
+        "max_voltage_V": ("number", {"gt": 0}, "refuse |set voltage| above this"),
+        "max_current_A": ("number", {"gt": 0}, "refuse current limits above this"),
+    },
+    "keysight_e36xx": {
+        "max_current_A": ("number", {"gt": 0}, "refuse current settings above this"),
+        "max_voltage_V": ("number", {"gt": 0}, "refuse voltage settings above this"),
+    },
+    "newport_smc100": {
+        "min_angle_deg": ("number", {}, "lowest angle the goniometer may be sent to"),
+        "max_angle_deg": ("number", {}, "highest angle the goniometer may be sent to"),
+        "backlash_deg": ("number", {"ge": 0}, "overshoot-and-return distance"),
+    },
+    "keysight_53230a": {},
+    "keithley_6485": {},
+    "numato_relay": {
+        "relay_count": ("int", {"ge": 1, "le": 64}, "relays on the module"),
+    },
+}
+
+_COMMON_INSTRUMENT_KEYS = ("model", "address", "visa_backend", "timeout_s")
+_DEFAULT_HV_CHANNELS = 8
+_DEFAULT_RELAY_COUNT = 8
+
+#: pyserial URL schemes (serial.serial_for_url protocol handlers)
+_SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
+_ADDRESS_HELP = (
+    "must be a VISA resource (TCPIP::192.168.1.20::5025::SOCKET, GPIB0::14::INSTR, ASRL/dev/ttyUSB0::INSTR) "
+    "or a pyserial port or URL (/dev/ttyUSB0, COM3, socket://host:port)"
+)
+
+
+def address_ok(address: str) -> bool:
+    """A plausible VISA resource string or pyserial port/URL (nothing is opened)."""
+    if is_visa_address(address):
+        return True
+    if "://" in address:
+        scheme, _, rest = address.partition("://")
+        if scheme.lower() not in _SERIAL_SCHEMES:
+            return False
+        if scheme.lower() in ("socket", "rfc2217"):
+            host, _, port = rest.partition("?")[0].rpartition(":")
+            return bool(host) and port.isdigit() and 0 < int(port) < 65536
+        return True
+    return address.startswith("/dev/") or re.fullmatch(r"COM\d+", address, re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class InstrumentConfig:
+    """One instrument: a driver model, where it is, and options for its constructor."""
+
+    name: str
+    model: str
+    address: str
+    visa_backend: str = "@py"
+    timeout_s: float | None = None  #: None: the driver's default
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(
+            {
+                "name": self.name,
+                "model": self.model,
+                "address": self.address,
+                "visa_backend": self.visa_backend,
+                "timeout_s": self.timeout_s,
+                "options": self.options,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class ElectrodeConfig:
+    """A named electrode on one channel of a high-voltage module, with its limits."""
+
+    name: str
+    module: str  #: name of an ``iseg_hv`` instrument
+    channel: int
+    min_V: float
+    max_V: float
+    ramp_V_per_s: float
+    tolerance_V: float = 0.5  #: |readback - set| that counts as "arrived"
+
+    def allows(self, voltage_V: float) -> bool:
+        return self.min_V <= voltage_V <= self.max_V
+
+
+#: an energy that equals a tune row within this many eV is that row
+_ENERGY_MATCH_eV = 1e-6
+
+
+@dataclass(frozen=True)
+class TuneTable:
+    """Electrode potentials per incident energy.
+
+    ``mode = "interpolate"``: any energy between the first and last row, potentials
+    linear between the neighbouring rows.  ``mode = "exact"``: only the energies of
+    the rows (the lens voltages were tuned there and nowhere else).
+    """
+
+    mode: str
+    energies_eV: tuple[float, ...]
+    potentials: dict[str, tuple[float, ...]]  #: electrode -> potential per energy row
+    source: str = "<string>"
+
+    @property
+    def electrodes(self) -> tuple[str, ...]:
+        return tuple(self.potentials)
+
+    def describe(self) -> str:
+        if self.mode == "exact":
+            return f"one of the tune rows {show(list(self.energies_eV))} eV (tune.mode = 'exact')"
+        return f"within the tune table {self.energies_eV[0]:g}..{self.energies_eV[-1]:g} eV (tune.mode = 'interpolate')"
+
+    def _row(self, energy_eV: float) -> int | None:
+        for i, e in enumerate(self.energies_eV):
+            if abs(e - energy_eV) <= _ENERGY_MATCH_eV:
+                return i
+        return None
+
+    def allows(self, energy_eV: float) -> bool:
+        """True if :meth:`potentials_at` can give potentials for ``energy_eV``."""
+        if not _is_number(energy_eV) or not math.isfinite(energy_eV):
+            return False
+        if self.mode == "exact":
+            return self._row(energy_eV) is not None
+        lo, hi = self.energies_eV[0], self.energies_eV[-1]
+        return lo - _ENERGY_MATCH_eV <= energy_eV <= hi + _ENERGY_MATCH_eV
+
+    def potentials_at(self, energy_eV: float) -> dict[str, float]:
+        """Every tuned electrode's potential (V) at ``energy_eV``.
+
+        Raises :class:`ConfigError` (a ``ValueError``) naming the energy and the allowed
+        range (or rows) when the table does not cover it.
+        """
+        if not self.allows(energy_eV):
+            raise ConfigError.single(self.source, "tune.energies_eV", energy_eV, f"energy not covered: must be {self.describe()}")
+        row = self._row(energy_eV)
+        if row is not None:
+            return {name: values[row] for name, values in self.potentials.items()}
+        # linear between the two neighbouring rows (allows() excluded the outside)
+        hi = next(i for i, e in enumerate(self.energies_eV) if e > energy_eV)
+        lo = hi - 1
+        e0, e1 = self.energies_eV[lo], self.energies_eV[hi]
+        w = (energy_eV - e0) / (e1 - e0)
+        return {name: values[lo] + w * (values[hi] - values[lo]) for name, values in self.potentials.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain({"mode": self.mode, "energies_eV": self.energies_eV, "potentials": self.potentials})
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """The channeltron and the counting chain's known non-linearities."""
+
+    channeltron_electrode: str
+    channeltron_V: float
+    dead_time_s: float
+    dead_time_model: str = "nonparalyzable"  #: or "paralyzable"
+    max_loss_fraction: float = 0.10  #: dead-time loss above which a point is flagged
+    linear_limit_cps: float = 1.0e5  #: raw rate above which the channeltron gain sags
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    """Filament heating: target current, compliance voltage, and how gently to get there."""
+
+    filament_current_A: float
+    filament_voltage_limit_V: float
+    filament_step_A: float = 0.05
+    filament_step_delay_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class GasLineConfig:
+    """Relays of the valves and gauge channels of the gas line."""
+
+    needle_relay: int
+    side_leak_relay: int
+    settle_s: float = 5.0  #: hardware minimum wait after switching needle / side leak
+    chamber_gauge_channel: int = 1  #: gauge controller channel of the chamber gauge
+    needle_gauge_channel: int = 2  #: gauge controller channel of the manometer behind the needle
+
+
+@dataclass(frozen=True)
+class GasConfig:
+    """A gas the line can hold: what the relative flow method needs to know of it."""
+
+    name: str
+    molar_mass_g_mol: float
+    kinetic_diameter_nm: float
+    dcs_table: Path | None = None  #: absolute path of a reference DCS table (CSV)
+
+
+@dataclass(frozen=True)
+class InterlockConfig:
+    """Suspenders with hysteresis: trip past one threshold, recover past another, then wait."""
+
+    chamber_max_mbar: float
+    chamber_resume_mbar: float
+    needle_max_mbar: float
+    needle_resume_mbar: float
+    beam_min_A: float
+    beam_resume_A: float
+    wait_after_recovery_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class EffectiveVolume:
+    """Per-angle effective-volume correction factors (from argon runs)."""
+
+    angles_deg: tuple[float, ...]
+    factors: tuple[float, ...]
+
+    def factor_at(self, angle_deg: float) -> float:
+        """Factor at ``angle_deg``, linear between the tabulated angles; ValueError outside."""
+        a = self.angles_deg
+        if not a[0] - 1e-9 <= angle_deg <= a[-1] + 1e-9:
+            raise ValueError(f"angle {angle_deg} deg outside the effective-volume table {a[0]:g}..{a[-1]:g} deg")
+        for i in range(len(a) - 1):
+            if angle_deg <= a[i + 1]:
+                w = (angle_deg - a[i]) / (a[i + 1] - a[i])
+                return self.factors[i] + w * (self.factors[i + 1] - self.factors[i])
+        return self.factors[-1]
+
+
+@dataclass(frozen=True)
+class ApparatusConfig:
+    """A validated apparatus file. ``text`` is the file as read (for the run file)."""
+
+    source: str
+    instruments: dict[str, InstrumentConfig]
+    electrodes: dict[str, ElectrodeConfig]
+    tune: TuneTable
+    detector: DetectorConfig
+    beam: BeamConfig
+    gas_line: GasLineConfig
+    gases: dict[str, GasConfig]
+    interlocks: InterlockConfig
+    effective_volume: EffectiveVolume | None
+    text: str
+
+    def instrument(self, role: str) -> InstrumentConfig:
+        """The instrument with that role (``"goniometer"``) or name."""
+        return self.instruments[role]
+
+    @property
+    def hv_modules(self) -> dict[str, InstrumentConfig]:
+        """The ``iseg_hv`` instruments by name."""
+        return {n: i for n, i in self.instruments.items() if i.model == HV_MODEL}
+
+    @property
+    def angle_limits_deg(self) -> tuple[float | None, float | None]:
+        """The goniometer's (min_angle_deg, max_angle_deg) options (None where unset)."""
+        g = self.instruments["goniometer"]
+        return g.option("min_angle_deg"), g.option("max_angle_deg")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (no ``text``) for the run file's apparatus snapshot."""
+        return {
+            "source": self.source,
+            "instruments": {n: i.to_dict() for n, i in self.instruments.items()},
+            "electrodes": {n: _plain(vars(e)) for n, e in self.electrodes.items()},
+            "tune": self.tune.to_dict(),
+            "detector": _plain(vars(self.detector)),
+            "beam": _plain(vars(self.beam)),
+            "gas_line": _plain(vars(self.gas_line)),
+            "gases": {n: _plain(vars(g)) for n, g in self.gases.items()},
+            "interlocks": _plain(vars(self.interlocks)),
+            "effective_volume": None if self.effective_volume is None else _plain(vars(self.effective_volume)),
+        }
+
+
+# ====================================================================== parsing
+
+_TOP_KEYS = ("instruments", "electrodes", "tune", "detector", "beam", "gas_line", "gases", "interlocks", "effective_volume")
+
+
+def load_apparatus(path: str | Path) -> ApparatusConfig:
+    """Read and validate an apparatus file; relative paths in it are relative to it."""
+    path, text = read_source(path)
+    return parse_apparatus(text, source=str(path), base_dir=path.parent)
+
+
+def parse_apparatus(text: str, source: str = "<string>", base_dir: str | Path | None = None) -> ApparatusConfig:
+    """Validate apparatus TOML ``text``; ``base_dir`` resolves relative paths (default: cwd).
+
+    Raises :class:`ConfigError` listing every problem.
+    """
+    reader = Reader(source)
+    root = reader.parse(text)
+    if root is None:
+        reader.raise_if_errors()
+    root.reject_unknown(_TOP_KEYS, what="section")
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+
+    instruments = _instruments(root)
+    electrodes = _electrodes(root, instruments)
+    # names as declared, so that an electrode with a bad field is still "known" below
+    raw = root.data.get("electrodes")
+    declared = list(raw) if isinstance(raw, dict) else None
+    detector = _detector(root, electrodes, declared)
+    raw = root.data.get("detector")
+    channeltron = raw.get("channeltron_electrode") if isinstance(raw, dict) else None
+    tune = _tune(root, electrodes, declared, channeltron, detector, source)
+    beam = _beam(root, instruments)
+    gas_line = _gas_line(root, instruments)
+    gases = _gases(root, base)
+    interlocks = _interlocks(root)
+    effective_volume = _effective_volume(root)
+    reader.raise_if_errors()
+    config = ApparatusConfig(
+        source=source,
+        instruments=instruments,
+        electrodes=electrodes,
+        tune=tune,
+        detector=detector,
+        beam=beam,
+        gas_line=gas_line,
+        gases=gases,
+        interlocks=interlocks,
+        effective_volume=effective_volume,
+        text=text,
+    )
+    log.debug("apparatus %s: %d instruments, %d electrodes, %d tune rows", source, len(instruments), len(electrodes), len(tune.energies_eV))
+    return config
+
+
+def _instruments(root: Table) -> dict[str, InstrumentConfig]:
+    section = root.table("instruments", what="one table per instrument")
+    if section is None:
+        return {}
+    out: dict[str, InstrumentConfig] = {}
+    for name, t in section.subtables("an instrument: model, address, ...").items():
+        inst = _instrument(name, t)
+        if inst is not None:
+            out[name] = inst
+    # roles: present, and of the right model; other names are high-voltage modules
+    for role, model in ROLE_MODELS.items():
+        if role not in section.data:
+            section.error(role, MISSING, f"required: an instrument of model {model!r} ({_ROLE_WHAT[role]})")
+        elif role in out and out[role].model != model:
+            section.reader.error(section.key(role) + ".model", out[role].model, f"the {role!r} instrument must be of model {model!r}")
+    for name, inst in out.items():
+        if name not in ROLE_MODELS and inst.model != HV_MODEL:
+            hint = suggestion(name, ROLE_MODELS)
+            section.reader.error(
+                section.key(name),
+                section.data[name],
+                f"unknown instrument role; {hint}roles: {one_of(ROLE_MODELS)}; any other name must be an {HV_MODEL!r} module",
+            )
+    if section.data and not any(i.model == HV_MODEL for i in out.values()):
+        section.reader.error(
+            section.path,
+            {n: i.model for n, i in out.items()},
+            f"at least one instrument of model {HV_MODEL!r} is required (the electrodes refer to it)",
+        )
+    seen: dict[str, str] = {}
+    for name, inst in out.items():
+        if inst.address in seen:
+            section.reader.error(section.key(name) + ".address", inst.address, f"already used by instrument {seen[inst.address]!r}; each instrument needs its own address")
+        seen.setdefault(inst.address, name)
+    return out
+
+
+def _instrument(name: str, t: Table) -> InstrumentConfig | None:
+    model = t.string("model", choices=MODELS)
+    known_options = MODEL_OPTIONS.get(model, {}) if model else {}
+    if model:
+        t.reject_unknown(_COMMON_INSTRUMENT_KEYS + tuple(known_options))
+    address = t.string("address", what="VISA resource or pyserial URL")
+    if address is not None and not address_ok(address):
+        t.error("address", address, _ADDRESS_HELP)
+        address = None
+    backend = t.string("visa_backend", default="@py")
+    if backend is not None and "@" not in backend:
+        t.error("visa_backend", backend, "must be a pyvisa backend: '@py' (pyvisa-py), '@ivi' (vendor VISA) or 'file.yaml@sim'")
+        backend = None
+    timeout_s = t.number("timeout_s", default=None, gt=0, le=600, what="seconds")
+    options: dict[str, Any] = {}
+    for option, (kind, bounds, what) in known_options.items():
+        if not t.has(option):
+            continue
+        value = t.integer(option, what=what, **bounds) if kind == "int" else t.number(option, what=what, **bounds)
+        if value is not None:
+            options[option] = value
+    if model == "newport_smc100":
+        lo, hi = options.get("min_angle_deg"), options.get("max_angle_deg")
+        if lo is not None and hi is not None and not lo < hi:
+            t.error("max_angle_deg", hi, f"must be greater than min_angle_deg = {show(lo)}")
+    if model is None or address is None or backend is None:
+        return None
+    return InstrumentConfig(name=name, model=model, address=address, visa_backend=backend, timeout_s=timeout_s, options=options)
+
+
+_ELECTRODE_KEYS = ("module", "channel", "min_V", "max_V", "ramp_V_per_s", "tolerance_V")
+
+
+def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[str, ElectrodeConfig]:
+    section = root.table("electrodes", what="one table per electrode")
+    if section is None:
+        return {}
+    modules = {n: i for n, i in instruments.items() if i.model == HV_MODEL}
+    out: dict[str, ElectrodeConfig] = {}
+    used: dict[tuple[str, int], str] = {}
+    for name, t in section.subtables("an electrode: module, channel, min_V, max_V, ramp_V_per_s").items():
+        t.reject_unknown(_ELECTRODE_KEYS)
+        module = t.string("module", what=f"an {HV_MODEL!r} instrument")
+        if module is not None and module not in modules:
+            if module in instruments:
+                allowed = f"instrument {module!r} is a {instruments[module].model!r}, not an {HV_MODEL!r} module; modules: {one_of(modules)}"
+            else:
+                allowed = f"unknown module; {suggestion(module, modules)}must be an {HV_MODEL!r} instrument: {one_of(modules)}"
+            t.error("module", module, allowed)
+            module = None
+        channels = modules[module].option("channels", _DEFAULT_HV_CHANNELS) if module else None
+        channel = t.integer("channel", ge=0, lt=channels, what=f"channel of module {module!r}" if module else "")
+        min_V = t.number("min_V")
+        max_V = t.number("max_V")
+        if min_V is not None and max_V is not None and not min_V < max_V:
+            t.error("max_V", max_V, f"must be greater than min_V = {show(min_V)}")
+            max_V = None
+        ramp = t.number("ramp_V_per_s", gt=0)
+        tolerance = t.number("tolerance_V", default=0.5, gt=0)
+        if module is not None:
+            limit = modules[module].option("max_voltage_V")
+            for key, v in (("min_V", min_V), ("max_V", max_V)):
+                if limit is not None and v is not None and abs(v) > limit:
+                    t.error(key, v, f"must be within +-{show(limit)} V (max_voltage_V of module {module!r})")
+        if module is not None and channel is not None:
+            other = used.get((module, channel))
+            if other is not None:
+                t.error("channel", channel, f"module {module!r} channel {channel} is already electrode {other!r}; one electrode per channel")
+            used.setdefault((module, channel), name)
+        if None in (module, channel, min_V, max_V, ramp, tolerance):
+            continue
+        out[name] = ElectrodeConfig(name, module, channel, min_V, max_V, ramp, tolerance)
+    if not section.data:
+        root.error("electrodes", {}, "at least one electrode is required")
+    return out
+
+
+def _detector(root: Table, electrodes: dict[str, ElectrodeConfig], declared: list[str] | None) -> DetectorConfig | None:
+    t = root.table(
+        "detector",
+        ("channeltron_electrode", "channeltron_V", "dead_time_s", "dead_time_model", "max_loss_fraction", "linear_limit_cps"),
+    )
+    if t is None:
+        return None
+    name = t.string("channeltron_electrode", what="an electrode name")
+    if name is not None and declared is not None and name not in declared:
+        t.error("channeltron_electrode", name, f"unknown electrode; {suggestion(name, declared)}electrodes: {one_of(declared)}")
+    if name not in electrodes:
+        name = None
+    volts = t.number("channeltron_V")
+    if name is not None and volts is not None and not electrodes[name].allows(volts):
+        e = electrodes[name]
+        t.error("channeltron_V", volts, f"must be within electrode {name!r} limits {show(e.min_V)}..{show(e.max_V)} V")
+        volts = None
+    # 1e-5 s: a dead time in seconds never gets near that; 50 written for 50 ns does
+    dead = t.number("dead_time_s", ge=0, lt=1e-5, what="seconds, e.g. 50e-9 for 50 ns")
+    model = t.string("dead_time_model", default="nonparalyzable", choices=("nonparalyzable", "paralyzable"))
+    loss = t.number("max_loss_fraction", default=0.10, gt=0, lt=1)
+    linear = t.number("linear_limit_cps", default=1.0e5, gt=0)
+    if None in (name, volts, dead, model, loss, linear):
+        return None
+    return DetectorConfig(name, volts, dead, model, loss, linear)
+
+
+def _tune(
+    root: Table,
+    electrodes: dict[str, ElectrodeConfig],
+    declared: list[str] | None,
+    channeltron: str | None,
+    detector: DetectorConfig | None,
+    source: str,
+) -> TuneTable | None:
+    t = root.table("tune", ("mode", "energies_eV", "potentials"))
+    if t is None:
+        return None
+    mode = t.string("mode", default="interpolate", choices=("interpolate", "exact"))
+    energies = t.number_list("energies_eV", gt=0, increasing=True, what="eV")
+    rows = t.table("potentials", what="electrode = [one potential per energy]")
+    if rows is None:
+        return None
+    n = len(energies) if energies else None
+    potentials: dict[str, tuple[float, ...]] = {}
+    for name in rows.keys():
+        if declared is not None and name not in declared:
+            rows.error(name, rows.data[name], f"unknown electrode; {suggestion(name, declared)}electrodes: {one_of(declared)}")
+            continue
+        values = rows.number_list(name, length=n, what="one per tune.energies_eV" if n else "")
+        if values is None or name not in electrodes:
+            continue
+        e = electrodes[name]
+        bad = False
+        for i, v in enumerate(values):
+            if not e.allows(v):
+                energy = f" at {energies[i]:g} eV" if energies else ""
+                rows.reader.error(f"{rows.key(name)}[{i}]", v, f"outside electrode {name!r} limits {show(e.min_V)}..{show(e.max_V)} V{energy}")
+                bad = True
+        if name == channeltron:
+            # the channeltron sits on its plateau, set once from [detector]; a row is only
+            # tolerated when it says the same thing (files generated from all TUNE_LAWS)
+            if detector is not None and any(v != detector.channeltron_V for v in values):
+                rows.error(name, list(values), f"the channeltron is not tuned per energy: leave it out or make every entry detector.channeltron_V = {show(detector.channeltron_V)}")
+            continue
+        if not bad:
+            potentials[name] = values
+    for name in declared or ():
+        if name != channeltron and name not in rows.data:
+            rows.error(name, MISSING, f"required: every electrode except the channeltron needs a tune row ({n or 'one per energy'} potentials)")
+    if mode is None or energies is None:
+        return None
+    return TuneTable(mode=mode, energies_eV=energies, potentials=potentials, source=source)
+
+
+def _beam(root: Table, instruments: dict[str, InstrumentConfig]) -> BeamConfig | None:
+    t = root.table("beam", ("filament_current_A", "filament_voltage_limit_V", "filament_step_A", "filament_step_delay_s"))
+    if t is None:
+        return None
+    supply = instruments.get("filament")
+    max_A = supply.option("max_current_A") if supply else None
+    max_V = supply.option("max_voltage_V") if supply else None
+    current = t.number("filament_current_A", gt=0, le=max_A, what="max_current_A of the filament supply" if max_A else "")
+    voltage = t.number("filament_voltage_limit_V", gt=0, le=max_V, what="max_voltage_V of the filament supply" if max_V else "")
+    step = t.number("filament_step_A", default=0.05, gt=0)
+    delay = t.number("filament_step_delay_s", default=1.0, ge=0)
+    if current is not None and step is not None and step > current:
+        t.error("filament_step_A", step, f"must be <= filament_current_A = {show(current)}")
+        step = None
+    if None in (current, voltage, step, delay):
+        return None
+    return BeamConfig(current, voltage, step, delay)
+
+
+def _gas_line(root: Table, instruments: dict[str, InstrumentConfig]) -> GasLineConfig | None:
+    t = root.table("gas_line", ("needle_relay", "side_leak_relay", "settle_s", "chamber_gauge_channel", "needle_gauge_channel"))
+    if t is None:
+        return None
+    valves = instruments.get("valves")
+    count = valves.option("relay_count", _DEFAULT_RELAY_COUNT) if valves else _DEFAULT_RELAY_COUNT
+    what = f"relay of the 'valves' module ({count} relays)"
+    needle = t.integer("needle_relay", ge=0, lt=count, what=what)
+    side = t.integer("side_leak_relay", ge=0, lt=count, what=what)
+    if needle is not None and side is not None and needle == side:
+        t.error("side_leak_relay", side, f"must differ from needle_relay = {needle}")
+        side = None
+    settle = t.number("settle_s", default=5.0, ge=0)
+    chamber = t.integer("chamber_gauge_channel", default=1, ge=1, le=2, what="TPG 362 channel")
+    needle_ch = t.integer("needle_gauge_channel", default=2, ge=1, le=2, what="TPG 362 channel")
+    if chamber is not None and needle_ch is not None and chamber == needle_ch:
+        t.error("needle_gauge_channel", needle_ch, f"must differ from chamber_gauge_channel = {chamber}")
+        needle_ch = None
+    if None in (needle, side, settle, chamber, needle_ch):
+        return None
+    return GasLineConfig(needle, side, settle, chamber, needle_ch)
+
+
+def _gases(root: Table, base: Path) -> dict[str, GasConfig]:
+    section = root.table("gases", what="one table per gas")
+    if section is None:
+        return {}
+    out = {}
+    for name, t in section.subtables("a gas: molar_mass_g_mol, kinetic_diameter_nm").items():
+        t.reject_unknown(("molar_mass_g_mol", "kinetic_diameter_nm", "dcs_table"))
+        mass = t.number("molar_mass_g_mol", gt=1, lt=2000, what="g/mol")
+        # kinetic diameters of gases are 0.2-1 nm; 3.4 means Angstrom was written
+        diameter = t.number("kinetic_diameter_nm", gt=0.1, lt=2, what="nm, e.g. 0.340 for argon")
+        table = t.string("dcs_table", default=None, what="path of a DCS CSV file")
+        path = None
+        if table is not None:
+            path = (base / table).resolve()
+            if not path.is_file():
+                t.error("dcs_table", table, f"no such file {str(path)!r} (relative paths are relative to the apparatus file)")
+                continue
+        if mass is not None and diameter is not None:
+            out[name] = GasConfig(name, mass, diameter, path)
+    if not section.data:
+        root.error("gases", {}, "at least one gas is required")
+    return out
+
+
+def _interlocks(root: Table) -> InterlockConfig | None:
+    t = root.table(
+        "interlocks",
+        (
+            "chamber_max_mbar",
+            "chamber_resume_mbar",
+            "needle_max_mbar",
+            "needle_resume_mbar",
+            "beam_min_A",
+            "beam_resume_A",
+            "wait_after_recovery_s",
+        ),
+    )
+    if t is None:
+        return None
+    chamber_max = t.number("chamber_max_mbar", gt=0)
+    chamber_resume = t.number("chamber_resume_mbar", gt=0, lt=chamber_max, what="below chamber_max_mbar: hysteresis" if chamber_max else "")
+    needle_max = t.number("needle_max_mbar", gt=0)
+    needle_resume = t.number("needle_resume_mbar", gt=0, lt=needle_max, what="below needle_max_mbar: hysteresis" if needle_max else "")
+    beam_min = t.number("beam_min_A", gt=0)
+    beam_resume = t.number("beam_resume_A", gt=beam_min if beam_min else 0, what="above beam_min_A: hysteresis" if beam_min else "")
+    wait = t.number("wait_after_recovery_s", default=30.0, ge=0)
+    values = (chamber_max, chamber_resume, needle_max, needle_resume, beam_min, beam_resume, wait)
+    if None in values:
+        return None
+    return InterlockConfig(*values)
+
+
+def _effective_volume(root: Table) -> EffectiveVolume | None:
+    t = root.table("effective_volume", ("angles_deg", "factors"), required=False)
+    if t is None:
+        return None
+    angles = t.number_list("angles_deg", ge=0, le=180, increasing=True, what="degrees")
+    factors = t.number_list("factors", gt=0, length=len(angles) if angles else None, what="one per angle" if angles else "")
+    if angles is None or factors is None:
+        return None
+    return EffectiveVolume(angles, factors)
