@@ -1,0 +1,394 @@
+"""Keysight (Agilent) 53220A / 53230A universal counter in timed-totalize mode.
+
+The counter counts the channeltron's pulses on channel 1 for a fixed gate time
+(``CONFigure:TOTalize:TIMed <gate>,(@1)``).  One ``INITiate`` takes ``SAMPle:COUNt``
+consecutive gates ("sub-gates") with trigger source ``IMMediate``; the readings
+land in reading memory, from where
+
+* ``FETCh?`` returns all of them (comma separated ASCII) once the measurement is done
+  (it waits on the instrument if asked early),
+* ``R? [<max_count>]`` reads *and erases* the readings completed so far, as an
+  IEEE 488.2 definite-length block ``#<n><len><data>`` -- this is how long counts are
+  watched while they run,
+* ``DATA:POINts?`` says how many readings are in memory.
+
+Readings are ASCII, 15 significant digits (``+1.23456000000000E+005``); a totalize
+reading is an integer count.  A reading that did not complete within the
+measurement timeout (``SYSTem:TIMeout``) is returned as ``9.91E37`` (not a number):
+this driver turns it into :class:`CounterTimeoutValue` instead of a huge count.
+
+Programming reference: Keysight 53220A/53230A User's Guide ch. 3 (totalize: gate
+1 us .. 1000 s on the 53230A, 100 us .. 1000 s on the 53220A), ch. 5 (sample/trigger
+count 1 .. 1,000,000), ch. 7 (data flow, R? and the definite-length block) and the
+Programmer's Reference (R?, FETCh?: ``-230 "Data corrupt or stale"`` and no reply when
+no measurement is in memory or in progress).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .base import SCPIInstrument
+from .errors import InstrumentError, InstrumentTimeout, TransientError
+
+__all__ = [
+    "Keysight53230A",
+    "SubgateCount",
+    "CounterTimeoutValue",
+    "INVALID_READING",
+    "format_reading",
+    "parse_definite_block",
+]
+
+#: what the counter returns for a reading that timed out or is invalid ("not a number")
+INVALID_READING = 9.91e37
+#: 9.9E37 is SCPI "infinity"; anything at or above it is not a count
+_NOT_A_COUNT = 9.9e37
+
+#: the largest count that the 15 significant digits of an ASCII reading hold exactly
+_MAX_EXACT_COUNT = 10**15
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+class CounterTimeoutValue(TransientError):
+    """The counter returned 9.91E37: a reading did not complete (measurement timeout)."""
+
+
+@dataclass(frozen=True)
+class SubgateCount:
+    """The result of :meth:`Keysight53230A.count_subgates`."""
+
+    #: one count per completed sub-gate, in order
+    counts: tuple[int, ...]
+    #: length of each sub-gate (s)
+    subgate_s: float
+    #: False when the check callback stopped the count early
+    completed: bool
+
+    @property
+    def total(self) -> int:
+        """Sum of the sub-gate counts."""
+        return sum(self.counts)
+
+    @property
+    def counted_s(self) -> float:
+        """Time actually counted: completed sub-gates times the sub-gate length (s)."""
+        return len(self.counts) * self.subgate_s
+
+
+def format_reading(value: float) -> str:
+    """A reading as the counter prints it in ASCII: ``+1.23456000000000E+005``.
+
+    15 significant digits and a three-digit exponent (the emulator uses this too).
+    """
+    mantissa, exponent = f"{value:+.14E}".split("E")
+    return f"{mantissa}E{int(exponent):+04d}"
+
+
+def parse_definite_block(reply: str) -> str:
+    """Payload of an IEEE 488.2 definite-length block ``#<n><len><data>``.
+
+    ``n`` (1-9) is the number of digits of ``len``; ``len`` the number of data bytes.
+    Raises ``ValueError`` if the header is malformed or the payload has another length
+    (a block cut short by a dropped link, or two replies run together).
+    """
+    if len(reply) < 2 or reply[0] != "#":
+        raise ValueError("definite-length block must start with '#<digit>'")
+    if not reply[1].isdigit() or reply[1] == "0":
+        # '#0' would be an indefinite-length block: R? never sends one
+        raise ValueError(f"block header digit count must be 1-9, got {reply[1]!r}")
+    ndigits = int(reply[1])
+    length_text = reply[2 : 2 + ndigits]
+    if len(length_text) != ndigits or not length_text.isdigit():
+        raise ValueError(f"block length must be {ndigits} digit(s), got {length_text!r}")
+    length = int(length_text)
+    payload = reply[2 + ndigits :]
+    if len(payload) != length:
+        raise ValueError(f"block announces {length} bytes but carries {len(payload)}")
+    return payload
+
+
+class Keysight53230A(SCPIInstrument):
+    """Keysight 53220A/53230A counter counting channeltron pulses (timed totalize).
+
+    ``min_gate_s``/``max_gate_s`` default to the 53230A's gate range; pass
+    ``min_gate_s=100e-6`` for a 53220A.  ``channel`` is the counter input (1 or 2).
+    Every wait (for a gate to finish) goes through ``self.clock``.
+    """
+
+    model = "Keysight 53230A"
+    write_termination = b"\n"
+    read_termination = b"\n"
+    default_timeout_s = 2.0
+
+    #: readings per trigger / triggers per INIT accepted by the counter
+    max_samples = 1_000_000
+    #: how long after the nominal end of a gate we allow before asking for it: the
+    #: counter re-arms between gates and formats readings (microseconds to ms)
+    settle_s = 0.02
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        visa_backend: str = "@py",
+        timeout_s: float | None = None,
+        clock=None,
+        transport=None,
+        name: str | None = None,
+        channel: int = 1,
+        min_gate_s: float = 1e-6,
+        max_gate_s: float = 1000.0,
+    ) -> None:
+        if channel not in (1, 2):
+            raise ValueError(f"counter channel must be 1 or 2, got {channel!r}")
+        self.channel = channel
+        self.min_gate_s = float(min_gate_s)
+        self.max_gate_s = float(max_gate_s)
+        self._gate_s: float | None = None
+        self._samples = 1
+        self._started_at: float | None = None
+        super().__init__(
+            address, visa_backend=visa_backend, timeout_s=timeout_s, clock=clock, transport=transport, name=name
+        )
+
+    # ------------------------------------------------------------ configuration
+    def configure_totalize(self, gate_s: float, samples: int = 1) -> None:
+        """Timed totalize on the channel: ``samples`` gates of ``gate_s`` per INIT.
+
+        Sends ``FORM ASC`` (readings as text), ``CONF:TOT:TIM <gate>,(@ch)``
+        (which also resets sample and trigger counts), ``SAMP:COUN``, ``TRIG:COUN 1``
+        and ``TRIG:SOUR IMM``, then reads the error queue.  Limits are checked first.
+        """
+        gate_s = float(gate_s)
+        if not (math.isfinite(gate_s) and self.min_gate_s <= gate_s <= self.max_gate_s):
+            raise self.limit_error("gate_s", gate_s, f"{self.min_gate_s:g} to {self.max_gate_s:g} s")
+        if not _is_int(samples) or not (1 <= samples <= self.max_samples):
+            raise self.limit_error("samples", samples, f"an integer 1 to {self.max_samples}")
+        samples = int(samples)
+        self.write("FORM ASC")
+        # %.9g: the 53230A resolves the gate to 1 us; never round a gate to a shorter one
+        self.write(f"CONF:TOT:TIM {gate_s:.9g},(@{self.channel})")
+        self.write(f"SAMP:COUN {samples}")
+        self.write("TRIG:COUN 1")
+        self.write("TRIG:SOUR IMM")
+        self.check_errors(after=f"CONF:TOT:TIM {gate_s:.9g},(@{self.channel}); SAMP:COUN {samples}")
+        self._gate_s = gate_s
+        self._samples = samples
+        self._started_at = None
+
+    @property
+    def gate_s(self) -> float | None:
+        """Gate time last configured through this driver (s), None before."""
+        return self._gate_s
+
+    @property
+    def samples(self) -> int:
+        """Readings per INIT last configured through this driver."""
+        return self._samples
+
+    # ------------------------------------------------------------ measurement
+    def start(self) -> None:
+        """``INIT``: clear reading memory and start the configured gates now."""
+        self.write("INIT")
+        self._started_at = self.clock.now()
+
+    def measurement_end(self) -> float | None:
+        """Clock time by which the running measurement must be done (None if none started)."""
+        if self._started_at is None or self._gate_s is None:
+            return None
+        return self._started_at + self._samples * self._gate_s + self.settle_s
+
+    def fetch(self) -> list[int]:
+        """``FETC?``: all counts of the measurement.
+
+        Sleeps on ``self.clock`` until the configured measurement must be done before
+        asking, so that the counter's own wait does not run into the I/O timeout.
+        """
+        end = self.measurement_end()
+        if end is not None:
+            self.clock.sleep_until(end)
+        return self._parse_counts("FETC?", self._ask_data("FETC?"))
+
+    def read_available(self, max_count: int | None = None) -> list[int]:
+        """``R? [max_count]``: read and erase the readings completed so far (oldest first)."""
+        if max_count is None:
+            command = "R?"
+        else:
+            if not _is_int(max_count) or not 1 <= max_count <= self.max_samples:
+                raise self.limit_error("max_count", max_count, f"an integer 1 to {self.max_samples}")
+            command = f"R? {int(max_count)}"
+        reply = self._ask_data(command)
+        try:
+            payload = parse_definite_block(reply)
+        except ValueError as exc:
+            raise self.garbled(command, reply, f"not a definite-length block: {exc}") from None
+        return self._parse_counts(command, payload)
+
+    def points_available(self) -> int:
+        """``DATA:POIN?``: number of readings in reading memory."""
+        return self.ask_value("DATA:POIN?", int)
+
+    def abort(self) -> None:
+        """``ABOR``: stop the measurement in progress; no further readings appear."""
+        self.write("ABOR")
+        self._started_at = None
+
+    def reset(self) -> None:
+        """``*RST``: factory settings (gate 0.1 s, one sample), reading memory cleared."""
+        super().reset()
+        self._gate_s = None
+        self._samples = 1
+        self._started_at = None
+
+    def count(self, gate_s: float) -> int:
+        """Count pulses for one timed gate of ``gate_s`` and return the count."""
+        self.configure_totalize(gate_s, 1)
+        self.start()
+        counts = self.fetch()
+        if len(counts) != 1:
+            raise self.garbled("FETC?", ",".join(map(str, counts)), f"expected 1 reading, got {len(counts)}")
+        return counts[0]
+
+    def count_subgates(
+        self,
+        subgate_s: float,
+        n: int,
+        check: Callable[[list[int]], bool] | None = None,
+    ) -> SubgateCount:
+        """Count ``n`` consecutive sub-gates of ``subgate_s`` with one INIT.
+
+        After each sub-gate the completed readings are collected with ``R?`` and
+        ``check(counts_so_far)`` is called once per new sub-gate.  If it returns False
+        the counter is aborted (``ABOR``) and the result holds the sub-gates up to and
+        including the one that ``check`` saw last, with ``completed=False``.  The
+        engine uses this to watch interlocks during long counts and to estimate
+        short-term stability from the scatter of the sub-gates.
+        """
+        self.configure_totalize(subgate_s, n)
+        n = self._samples
+        self.start()
+        t0 = self._started_at
+        counts: list[int] = []
+        finished = False
+        try:
+            while len(counts) < n:
+                new = self._wait_for_readings(t0, len(counts), n)
+                for value in new:
+                    counts.append(value)
+                    if check is not None and not check(list(counts)):
+                        self.abort()
+                        finished = True
+                        return SubgateCount(tuple(counts), self._gate_s, completed=False)
+            finished = True
+            return SubgateCount(tuple(counts), self._gate_s, completed=True)
+        finally:
+            if not finished:
+                self._abort_quietly()
+
+    # --------------------------------------------------------------- snapshot
+    def settings(self) -> dict[str, Any]:
+        """Gate time, sample count, trigger count and source as the counter has them."""
+        return {
+            "channel": self.channel,
+            "gate_s": self.ask_value("SENS:TOT:GATE:TIME?", float),
+            "samples": int(self.ask_value("SAMP:COUN?", float)),
+            "trigger_count": int(self.ask_value("TRIG:COUN?", float)),
+            "trigger_source": self.ask("TRIG:SOUR?"),
+        }
+
+    def probe(self) -> dict[str, Any]:
+        """Cheap health check: identity and the pending error queue (drained).
+
+        Starts no measurement.  Returns ``{"model", "address", "identity", "errors"}``
+        with ``errors`` a list of ``(code, message)``; raises a typed error if the
+        counter does not answer.
+        """
+        identity = self.identity()
+        errors = []
+        for _ in range(32):
+            code, message = self.next_error()
+            if code == 0:
+                break
+            errors.append((code, message))
+        return {"model": self.model, "address": self.address, "identity": identity, "errors": errors}
+
+    # ---------------------------------------------------------------- helpers
+    def _ask_data(self, command: str) -> str:
+        """Ask for readings; on silence, look in the error queue for the reason.
+
+        FETC? and R? without a measurement queue ``-230 "Data corrupt or stale"`` and
+        send nothing: a DeviceError naming that is more useful than a bare timeout.
+        """
+        try:
+            return self.ask(command)
+        except InstrumentTimeout:
+            try:
+                self.check_errors(after=command)
+            except InstrumentTimeout:
+                pass  # the counter is silent altogether: report the original timeout
+            raise
+
+    def _parse_counts(self, command: str, text: str) -> list[int]:
+        """Comma-separated ASCII readings -> counts; 9.91E37 -> CounterTimeoutValue."""
+        text = text.strip()
+        if not text:
+            return []
+        counts = []
+        for item in text.split(","):
+            try:
+                value = float(item)
+            except ValueError:
+                raise self.garbled(command, text, f"reading {item!r} is not a number") from None
+            if value >= _NOT_A_COUNT:
+                raise CounterTimeoutValue(
+                    f"counter returned {item.strip()} (not a number): a gate did not complete "
+                    "within the measurement timeout",
+                    instrument=self.name,
+                    address=self.address,
+                    command=command,
+                    reply=text,
+                )
+            if not math.isfinite(value) or value < 0 or value != math.floor(value) or value >= _MAX_EXACT_COUNT:
+                raise self.garbled(command, text, f"reading {item!r} is not a non-negative integer count")
+            counts.append(int(value))
+        return counts
+
+    def _wait_for_readings(self, t0: float, have: int, n: int) -> list[int]:
+        """Sleep until sub-gate ``have`` must be done, then collect with R?.
+
+        A late counter gets until the I/O timeout past the nominal end before this
+        gives up with InstrumentTimeout (it would otherwise wait forever).
+        """
+        gate = self._gate_s
+        due = t0 + (have + 1) * gate + self.settle_s
+        deadline = due + self.timeout_s
+        poll_s = min(gate, 0.1)
+        self.clock.sleep_until(due)
+        while True:
+            new = self.read_available()
+            if new:
+                return new[: n - have]
+            if self.clock.now() >= deadline:
+                raise InstrumentTimeout(
+                    f"sub-gate {have + 1} of {n} not in reading memory {self.timeout_s:g} s after it should have ended",
+                    instrument=self.name,
+                    address=self.address,
+                    command="R?",
+                    reply="#10",
+                )
+            self.clock.sleep(poll_s)
+
+    def _abort_quietly(self) -> None:
+        """Best-effort ABOR after a failure mid-count (the link may be the failure)."""
+        try:
+            self.abort()
+        except InstrumentError as exc:
+            self.log.warning("%s at %s: ABOR after a failed count also failed: %s", self.name, self.address, exc)

@@ -1,0 +1,390 @@
+"""Byte-level protocol tests of the Keysight 53220A/53230A counter driver (timed totalize)."""
+
+import pytest
+
+from acquisition.clock import VirtualClock
+from drivers.errors import ConnectionLost, DeviceError, GarbledReply, InstrumentTimeout, LimitError, TransientError
+from drivers.keysight_53230a import (
+    CounterTimeoutValue,
+    Keysight53230A,
+    SubgateCount,
+    format_reading,
+    parse_definite_block,
+)
+from drivers.testing import ProtocolTransport, expected_protocol
+
+NO_ERROR = (b"SYST:ERR?\n", b'+0,"No error"\n')
+
+
+def configure(gate: bytes, samples: int, channel: int = 1):
+    """The exchange of configure_totalize(gate, samples)."""
+    return [
+        (b"FORM ASC\n", None),
+        (b"CONF:TOT:TIM " + gate + b",(@%d)\n" % channel, None),
+        (b"SAMP:COUN %d\n" % samples, None),
+        (b"TRIG:COUN 1\n", None),
+        (b"TRIG:SOUR IMM\n", None),
+        NO_ERROR,
+    ]
+
+
+def reading(count) -> str:
+    return format_reading(count)
+
+
+def block(*counts) -> bytes:
+    payload = ",".join(format_reading(c) for c in counts)
+    length = str(len(payload))
+    return f"#{len(length)}{length}{payload}\n".encode()
+
+
+# --------------------------------------------------------------------- formats
+def test_reading_format_is_the_counters():
+    assert format_reading(123456) == "+1.23456000000000E+005"
+    assert format_reading(0) == "+0.00000000000000E+000"
+    assert format_reading(9.91e37) == "+9.91000000000000E+037"
+    assert format_reading(0.1) == "+1.00000000000000E-001"
+
+
+@pytest.mark.parametrize(
+    "reply, payload",
+    [
+        ("#10", ""),
+        ("#15abcde", "abcde"),
+        ("#212" + "x" * 12, "x" * 12),
+        ("#3114" + "y" * 114, "y" * 114),
+        ("#40003abc", "abc"),
+    ],
+)
+def test_definite_block_headers(reply, payload):
+    assert parse_definite_block(reply) == payload
+
+
+@pytest.mark.parametrize(
+    "reply", ["", "#", "#0abc", "#a12", "#2", "#21", "#3x12abc", "#15abcd", "#15abcdef", "+1.0E+000"]
+)
+def test_malformed_definite_blocks(reply):
+    with pytest.raises(ValueError):
+        parse_definite_block(reply)
+
+
+def test_subgate_count_totals():
+    result = SubgateCount((10, 12, 9), 0.5, True)
+    assert result.total == 31
+    assert result.counted_s == pytest.approx(1.5)
+    assert SubgateCount((), 2.0, False).total == 0
+    assert SubgateCount((), 2.0, False).counted_s == 0.0
+
+
+# ----------------------------------------------------------------- configure
+def test_configure_totalize_sends_manual_commands():
+    with expected_protocol(Keysight53230A, configure(b"0.5", 3)) as counter:
+        counter.configure_totalize(0.5, 3)
+        assert counter.gate_s == 0.5
+        assert counter.samples == 3
+
+
+def test_configure_on_channel_2_and_gate_limits():
+    with expected_protocol(Keysight53230A, configure(b"1e-06", 1, channel=2) + configure(b"1000", 1, 2), channel=2) as c:
+        c.configure_totalize(1e-6)
+        c.configure_totalize(1000.0)
+
+
+@pytest.mark.parametrize("gate", [0.0, 0.5e-6, -1.0, 1000.5, float("nan"), float("inf")])
+def test_gate_outside_range_refused_before_sending(gate):
+    with expected_protocol(Keysight53230A, []) as counter:
+        with pytest.raises(LimitError, match="gate_s"):
+            counter.configure_totalize(gate)
+
+
+@pytest.mark.parametrize("samples", [0, -1, 1_000_001, 2.5, True, "3"])
+def test_sample_count_outside_range_refused_before_sending(samples):
+    with expected_protocol(Keysight53230A, []) as counter:
+        with pytest.raises(LimitError, match="samples"):
+            counter.configure_totalize(0.1, samples)
+
+
+def test_53220a_gate_range_via_limits():
+    with expected_protocol(Keysight53230A, configure(b"0.0001", 1), min_gate_s=100e-6) as counter:
+        with pytest.raises(LimitError):
+            counter.configure_totalize(50e-6)
+        counter.configure_totalize(100e-6)
+
+
+def test_configure_error_queue_raises_device_error():
+    pairs = configure(b"0.5", 2)[:-1] + [
+        (b"SYST:ERR?\n", b'-222,"Data out of range"\n'),
+        NO_ERROR,
+    ]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(DeviceError) as info:
+            counter.configure_totalize(0.5, 2)
+        assert info.value.code == -222
+        assert "CONF:TOT:TIM" in str(info.value)
+        assert counter.gate_s is None  # a refused configuration is not remembered
+
+
+# ---------------------------------------------------------- start/fetch/read
+def test_start_fetch_waits_for_the_measurement_on_the_clock():
+    clock = VirtualClock()
+    reply = ",".join(reading(c) for c in (12, 13, 0)).encode() + b"\n"
+    pairs = configure(b"0.5", 3) + [(b"INIT\n", None), (b"FETC?\n", reply)]
+    with expected_protocol(Keysight53230A, pairs, clock=clock) as counter:
+        counter.configure_totalize(0.5, 3)
+        counter.start()
+        assert clock.now() == 0.0
+        assert counter.fetch() == [12, 13, 0]
+        # FETC? went out only once the three gates must have ended
+        assert clock.now() >= 1.5
+
+
+def test_fetch_timeout_value_is_typed():
+    pairs = configure(b"1", 2) + [(b"INIT\n", None), (b"FETC?\n", b"+5.00000000000000E+000,+9.91000000000000E+037\n")]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        counter.configure_totalize(1.0, 2)
+        counter.start()
+        with pytest.raises(CounterTimeoutValue) as info:
+            counter.fetch()
+        assert isinstance(info.value, TransientError)
+        assert info.value.command == "FETC?"
+        assert "9.91" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"-1.00000000000000E+000\n", b"+1.50000000000000E+000\n", b"abc\n", b"+1.0E+000,,+2.0E+000\n", b"\xff\xfe\n"],
+)
+def test_fetch_garbled_counts(reply):
+    with expected_protocol(Keysight53230A, [(b"FETC?\n", reply)]) as counter:
+        with pytest.raises(GarbledReply):
+            counter.fetch()
+
+
+def test_fetch_without_measurement_reports_data_stale():
+    pairs = [
+        (b"FETC?\n", None),  # the counter sends nothing and queues -230
+        (b"SYST:ERR?\n", b'-230,"Data corrupt or stale"\n'),
+        NO_ERROR,
+    ]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(DeviceError) as info:
+            counter.fetch()
+        assert info.value.code == -230
+        assert info.value.command == "FETC?"
+
+
+def test_silent_fetch_with_empty_queue_stays_a_timeout():
+    with expected_protocol(Keysight53230A, [(b"FETC?\n", None), NO_ERROR]) as counter:
+        with pytest.raises(InstrumentTimeout):
+            counter.fetch()
+
+
+@pytest.mark.parametrize("counts", [(), (123456,), (1, 2), (5, 6, 7, 8, 9)])
+def test_read_available_parses_blocks_of_any_header_width(counts):
+    reply = block(*counts)
+    with expected_protocol(Keysight53230A, [(b"R?\n", reply)]) as counter:
+        assert counter.read_available() == list(counts)
+
+
+def test_block_header_widths_in_the_replies_used():
+    assert block() == b"#10\n"
+    assert block(1).startswith(b"#222")
+    assert block(1, 2).startswith(b"#245")
+    assert block(5, 6, 7, 8, 9).startswith(b"#3114")
+
+
+def test_read_available_with_max_count():
+    with expected_protocol(Keysight53230A, [(b"R? 5\n", block(3, 4))]) as counter:
+        assert counter.read_available(5) == [3, 4]
+    with expected_protocol(Keysight53230A, []) as counter:
+        with pytest.raises(LimitError):
+            counter.read_available(0)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"#245" + reading(1).encode() + b"\n",  # says 45 bytes, carries 22
+        b"#0" + reading(1).encode() + b"\n",  # indefinite length: not what R? sends
+        reading(1).encode() + b"\n",  # no block header at all
+        b"#2\n",
+        b"#222-1.00000000000000E+000\n",  # negative count
+    ],
+)
+def test_read_available_garbled_blocks(reply):
+    with expected_protocol(Keysight53230A, [(b"R?\n", reply)]) as counter:
+        with pytest.raises(GarbledReply) as info:
+            counter.read_available()
+        assert info.value.command == "R?"
+
+
+def test_read_available_timeout_value():
+    with expected_protocol(Keysight53230A, [(b"R?\n", block(4, 9.91e37))]) as counter:
+        with pytest.raises(CounterTimeoutValue) as info:
+            counter.read_available()
+        assert info.value.command == "R?"
+
+
+def test_read_available_without_measurement_reports_data_stale():
+    pairs = [(b"R?\n", None), (b"SYST:ERR?\n", b'-230,"Data corrupt or stale"\n'), NO_ERROR]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(DeviceError) as info:
+            counter.read_available()
+        assert info.value.code == -230
+
+
+def test_read_available_connection_drop():
+    with expected_protocol(Keysight53230A, [(b"R?\n", ProtocolTransport.DISCONNECT)]) as counter:
+        with pytest.raises(ConnectionLost):
+            counter.read_available()
+
+
+def test_points_available_and_abort():
+    pairs = [(b"DATA:POIN?\n", b"+3\n"), (b"ABOR\n", None), (b"DATA:POIN?\n", b"three\n")]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        assert counter.points_available() == 3
+        counter.abort()
+        with pytest.raises(GarbledReply):
+            counter.points_available()
+
+
+# -------------------------------------------------------------------- count
+def test_count_one_gate():
+    pairs = configure(b"2", 1) + [(b"INIT\n", None), (b"FETC?\n", reading(4711).encode() + b"\n")]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        assert counter.count(2.0) == 4711
+
+
+def test_count_with_wrong_number_of_readings_is_garbled():
+    pairs = configure(b"2", 1) + [(b"INIT\n", None), (b"FETC?\n", b"+1.0E+000,+2.0E+000\n")]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(GarbledReply):
+            counter.count(2.0)
+
+
+def test_count_subgates_collects_each_subgate():
+    clock = VirtualClock()
+    pairs = configure(b"0.5", 3) + [
+        (b"INIT\n", None),
+        (b"R?\n", block(10)),
+        (b"R?\n", block(12)),
+        (b"R?\n", block(9)),
+    ]
+    seen = []
+
+    def check(counts):
+        seen.append(list(counts))
+        return True
+
+    with expected_protocol(Keysight53230A, pairs, clock=clock) as counter:
+        result = counter.count_subgates(0.5, 3, check)
+    assert result == SubgateCount((10, 12, 9), 0.5, True)
+    assert result.total == 31 and result.counted_s == pytest.approx(1.5)
+    assert seen == [[10], [10, 12], [10, 12, 9]]
+    assert clock.now() >= 1.5
+
+
+def test_count_subgates_polls_until_a_late_reading_arrives():
+    pairs = configure(b"1", 2) + [
+        (b"INIT\n", None),
+        (b"R?\n", block()),  # not there yet: poll again
+        (b"R?\n", block(7, 8)),  # late: both sub-gates at once
+    ]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        assert counter.count_subgates(1.0, 2).counts == (7, 8)
+
+
+def test_count_subgates_check_stops_early_and_aborts():
+    pairs = configure(b"0.5", 5) + [
+        (b"INIT\n", None),
+        (b"R?\n", block(10)),
+        (b"R?\n", block(11)),
+        (b"ABOR\n", None),
+    ]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        result = counter.count_subgates(0.5, 5, lambda counts: len(counts) < 2)
+    assert result.completed is False
+    assert result.counts == (10, 11)
+    assert result.counted_s == pytest.approx(1.0)
+
+
+def test_count_subgates_check_sees_late_readings_one_by_one():
+    pairs = configure(b"0.5", 4) + [(b"INIT\n", None), (b"R?\n", block(1, 2, 3)), (b"ABOR\n", None)]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        result = counter.count_subgates(0.5, 4, lambda counts: counts[-1] != 2)
+    assert result.counts == (1, 2) and not result.completed
+
+
+def test_count_subgates_gives_up_on_a_stuck_counter_and_aborts():
+    # gate 1 s, I/O timeout 0.25 s: R? at 1.02, 1.12, 1.22, 1.32 s, then give up
+    pairs = configure(b"1", 2) + [(b"INIT\n", None)] + [(b"R?\n", block())] * 4 + [(b"ABOR\n", None)]
+    with expected_protocol(Keysight53230A, pairs, timeout_s=0.25) as counter:
+        with pytest.raises(InstrumentTimeout, match="sub-gate 1 of 2"):
+            counter.count_subgates(1.0, 2)
+
+
+def test_count_subgates_timeout_value_aborts():
+    pairs = configure(b"0.5", 3) + [(b"INIT\n", None), (b"R?\n", block(5)), (b"R?\n", block(9.91e37)), (b"ABOR\n", None)]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(CounterTimeoutValue):
+            counter.count_subgates(0.5, 3)
+
+
+def test_count_subgates_limits_before_sending():
+    with expected_protocol(Keysight53230A, []) as counter:
+        with pytest.raises(LimitError):
+            counter.count_subgates(0.5, 0)
+        with pytest.raises(LimitError):
+            counter.count_subgates(2000.0, 3)
+
+
+# ------------------------------------------------------------ common/snapshot
+def test_identity_clear_reset():
+    idn = b"Agilent Technologies,53230A,MY50001234,02.05-1519.666-1.19-4.15-127-155-35\n"
+    pairs = [(b"*IDN?\n", idn), (b"*CLS\n", None), (b"*RST\n", None)]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        assert counter.identity().startswith("Agilent Technologies,53230A")
+        counter.clear_status()
+        counter.reset()
+        assert counter.gate_s is None
+
+
+def test_settings_and_snapshot():
+    pairs = [
+        (b"SENS:TOT:GATE:TIME?\n", b"+5.00000000000000E-001\n"),
+        (b"SAMP:COUN?\n", b"+20\n"),
+        (b"TRIG:COUN?\n", b"+1\n"),
+        (b"TRIG:SOUR?\n", b"IMM\n"),
+    ]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        assert counter.settings() == {
+            "channel": 1,
+            "gate_s": 0.5,
+            "samples": 20,
+            "trigger_count": 1,
+            "trigger_source": "IMM",
+        }
+
+
+def test_probe_drains_error_queue():
+    pairs = [
+        (b"*IDN?\n", b"Keysight Technologies,53230A,MY0,1.0\n"),
+        (b"SYST:ERR?\n", b'-113,"Undefined header"\n'),
+        NO_ERROR,
+    ]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        probe = counter.probe()
+    assert probe["identity"] == "Keysight Technologies,53230A,MY0,1.0"
+    assert probe["errors"] == [(-113, "Undefined header")]
+    assert probe["model"] == "Keysight 53230A"
+
+
+def test_garbled_error_queue_entry():
+    with expected_protocol(Keysight53230A, [(b"*IDN?\n", b"x\n"), (b"SYST:ERR?\n", b"nonsense\n")]) as counter:
+        with pytest.raises(GarbledReply):
+            counter.probe()
+
+
+def test_channel_must_exist():
+    with pytest.raises(ValueError):
+        Keysight53230A("protocol-test", transport=ProtocolTransport([]), channel=3)
