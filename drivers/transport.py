@@ -217,9 +217,31 @@ class VisaTransport(Transport):
         from pyvisa import constants
 
         if isinstance(exc, pyvisa.VisaIOError) and exc.error_code == constants.StatusCode.error_timeout:
+            if self._peer_closed():
+                self.close()
+                return ConnectionLost(f"{doing}: connection closed by peer", address=self.address, reply=partial or None)
             return InstrumentTimeout(f"{doing}: no reply within {self.timeout_s:g} s", address=self.address, reply=partial)
         self.close()
         return ConnectionLost(f"{doing} failed: {exc}", address=self.address, reply=partial or None)
+
+    def _peer_closed(self) -> bool:
+        """True if a raw socket's peer has hung up.
+
+        pyvisa-py reports a socket closed mid-reply as a read timeout, and the dead link
+        would go on timing out; a non-blocking peek tells the two apart.
+        """
+        import socket
+
+        session = getattr(getattr(self._res, "visalib", None), "sessions", {}).get(getattr(self._res, "session", None))
+        sock = getattr(session, "interface", None)
+        if not isinstance(sock, socket.socket):
+            return False
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
 
     def write(self, data: bytes) -> None:
         try:
