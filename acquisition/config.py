@@ -42,24 +42,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers import MODELS as DRIVER_MODELS
+from drivers import driver_class
 from drivers.transport import is_visa_address
 
 __all__ = [
+    "MODELS",
+    "MODEL_OPTIONS",
+    "ROLE_MODELS",
+    "ApparatusConfig",
+    "BeamConfig",
     "ConfigError",
     "ConfigIssue",
-    "ApparatusConfig",
-    "InstrumentConfig",
-    "ElectrodeConfig",
-    "TuneTable",
     "DetectorConfig",
-    "BeamConfig",
-    "GasLineConfig",
-    "GasConfig",
-    "InterlockConfig",
     "EffectiveVolume",
-    "MODELS",
-    "ROLE_MODELS",
-    "MODEL_OPTIONS",
+    "ElectrodeConfig",
+    "GasConfig",
+    "GasLineConfig",
+    "InstrumentConfig",
+    "InterlockConfig",
+    "TuneTable",
     "load_apparatus",
     "parse_apparatus",
 ]
@@ -131,7 +133,7 @@ class ConfigError(ValueError):
         super().__init__("\n".join(issue.line(self.source) for issue in self.issues))
 
     @classmethod
-    def single(cls, source: str | Path, key: str, value: Any, allowed: str) -> "ConfigError":
+    def single(cls, source: str | Path, key: str, value: Any, allowed: str) -> ConfigError:
         return cls(source, [ConfigIssue(key, value, allowed)])
 
     def __reduce__(self):
@@ -195,7 +197,9 @@ class Table:
     file is reported at once.
     """
 
-    def __init__(self, reader: Reader, data: Mapping[str, Any], path: str, allowed: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, reader: Reader, data: Mapping[str, Any], path: str, allowed: Iterable[str] | None = None
+    ) -> None:
         self.reader = reader
         self.data = data
         self.path = path
@@ -229,7 +233,9 @@ class Table:
             self.error(name, MISSING, f"required ({what})")
         return MISSING
 
-    def table(self, name: str, allowed: Iterable[str] | None = None, *, required: bool = True, what: str = "a table") -> Table | None:
+    def table(
+        self, name: str, allowed: Iterable[str] | None = None, *, required: bool = True, what: str = "a table"
+    ) -> Table | None:
         value = self.data.get(name, MISSING)
         if value is MISSING:
             if required:
@@ -291,7 +297,9 @@ class Table:
             return None
         return int(value)
 
-    def string(self, name: str, *, default: Any = REQUIRED, choices: Sequence[str] | None = None, what: str = "") -> str | None:
+    def string(
+        self, name: str, *, default: Any = REQUIRED, choices: Sequence[str] | None = None, what: str = ""
+    ) -> str | None:
         if choices is not None:
             allowed = f"one of {one_of(choices)}"
         else:
@@ -367,20 +375,26 @@ class Table:
             return None
         numbers = tuple(float(v) for v in value)
         if length is not None and len(numbers) != length:
-            self.error(name, value, f"must have {length} entries{(' (' + what + ')') if what else ''}, not {len(numbers)}")
+            self.error(
+                name, value, f"must have {length} entries{(' (' + what + ')') if what else ''}, not {len(numbers)}"
+            )
             return None
         if increasing:
             for i in range(1, len(numbers)):
                 if numbers[i] <= numbers[i - 1]:
                     self.reader.error(
-                        f"{self.key(name)}[{i}]", value[i], f"must be greater than the previous entry {show(value[i - 1])} (strictly increasing)"
+                        f"{self.key(name)}[{i}]",
+                        value[i],
+                        f"must be greater than the previous entry {show(value[i - 1])} (strictly increasing)",
                     )
                     ok = False
         elif unique:
             seen: dict[float, int] = {}
             for i, v in enumerate(numbers):
                 if v in seen:
-                    self.reader.error(f"{self.key(name)}[{i}]", value[i], f"duplicate of entry [{seen[v]}]; no duplicates allowed")
+                    self.reader.error(
+                        f"{self.key(name)}[{i}]", value[i], f"duplicate of entry [{seen[v]}]; no duplicates allowed"
+                    )
                     ok = False
                 seen.setdefault(v, i)
         return numbers if ok else None
@@ -389,15 +403,12 @@ class Table:
 def _number_ok(value: Any, gt, ge, lt, le) -> bool:
     if not _is_number(value) or not math.isfinite(value):
         return False
-    if gt is not None and not value > gt:
-        return False
-    if ge is not None and not value >= ge:
-        return False
-    if lt is not None and not value < lt:
-        return False
-    if le is not None and not value <= le:
-        return False
-    return True
+    return (
+        (gt is None or value > gt)
+        and (ge is None or value >= ge)
+        and (lt is None or value < lt)
+        and (le is None or value <= le)
+    )
 
 
 def _bounds_text(kind: str, gt, ge, lt, le, what: str) -> str:
@@ -436,8 +447,8 @@ def _plain(value: Any) -> Any:
 
 # ====================================================================== the apparatus
 
-#: instrument models xbeam has drivers for
-MODELS = ("tpg362", "iseg_hv", "keysight_e36xx", "newport_smc100", "keysight_53230a", "keithley_6485", "numato_relay")
+#: instrument models xbeam has drivers for (the names of ``drivers.MODELS``)
+MODELS: tuple[str, ...] = tuple(DRIVER_MODELS)
 
 #: instrument role (table name under [instruments]) -> required model
 ROLE_MODELS: dict[str, str] = {
@@ -460,33 +471,61 @@ _ROLE_WHAT = {
 
 HV_MODEL = "iseg_hv"
 
-#: model -> option name -> (kind, bounds, what); options go to the driver constructor
+#: model -> option name -> (kind, bounds, what).  Options are keyword arguments of the
+#: driver constructor (tests check them against the drivers' signatures); absent ones
+#: take the driver's default.
 MODEL_OPTIONS: dict[str, dict[str, tuple[str, dict[str, float], str]]] = {
     "tpg362": {},
     "iseg_hv": {
         "channels": ("int", {"ge": 1, "le": 64}, "number of channels of the module"),
         "max_voltage_V": ("number", {"gt": 0}, "refuse |set voltage| above this"),
-        "max_current_A": ("number", {"gt": 0}, "refuse current limits above this"),
     },
     "keysight_e36xx": {
         "max_current_A": ("number", {"gt": 0}, "refuse current settings above this"),
         "max_voltage_V": ("number", {"gt": 0}, "refuse voltage settings above this"),
     },
     "newport_smc100": {
+        "controller_address": ("int", {"ge": 1, "le": 31}, "RS-485 address of the controller"),
         "min_angle_deg": ("number", {}, "lowest angle the goniometer may be sent to"),
         "max_angle_deg": ("number", {}, "highest angle the goniometer may be sent to"),
-        "backlash_deg": ("number", {"ge": 0}, "overshoot-and-return distance"),
+        "backlash_deg": ("number", {"ge": 0}, "every angle is approached from this far below"),
+        "poll_interval_s": ("number", {"gt": 0}, "status polling period while moving"),
+        "move_timeout_s": ("number", {"gt": 0}, "a move taking longer is an error"),
     },
-    "keysight_53230a": {},
+    "keysight_53230a": {
+        "channel": ("int", {"ge": 1, "le": 2}, "counter input"),
+        "min_gate_s": ("number", {"gt": 0}, "shortest gate the counter model accepts"),
+        "max_gate_s": ("number", {"gt": 0}, "longest gate the counter model accepts"),
+    },
     "keithley_6485": {},
     "numato_relay": {
         "relay_count": ("int", {"ge": 1, "le": 64}, "relays on the module"),
     },
 }
 
+
+def driver_default(model: str, option: str) -> Any:
+    """The default of a driver constructor's keyword argument (None if unknown)."""
+    import inspect
+
+    try:
+        parameter = inspect.signature(driver_class(model).__init__).parameters.get(option)
+    except (ImportError, ValueError, AttributeError):  # a driver that cannot be imported here
+        return None
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return None
+    return parameter.default
+
+
 _COMMON_INSTRUMENT_KEYS = ("model", "address", "visa_backend", "timeout_s")
 _DEFAULT_HV_CHANNELS = 8
 _DEFAULT_RELAY_COUNT = 8
+
+
+def _option_default(model: str, option: str, fallback: Any) -> Any:
+    value = driver_default(model, option)
+    return fallback if value is None else value
+
 
 #: pyserial URL schemes (serial.serial_for_url protocol handlers)
 _SERIAL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
@@ -603,7 +642,9 @@ class TuneTable:
         range (or rows) when the table does not cover it.
         """
         if not self.allows(energy_eV):
-            raise ConfigError.single(self.source, "tune.energies_eV", energy_eV, f"energy not covered: must be {self.describe()}")
+            raise ConfigError.single(
+                self.source, "tune.energies_eV", energy_eV, f"energy not covered: must be {self.describe()}"
+            )
         row = self._row(energy_eV)
         if row is not None:
             return {name: values[row] for name, values in self.potentials.items()}
@@ -720,9 +761,9 @@ class ApparatusConfig:
 
     @property
     def angle_limits_deg(self) -> tuple[float | None, float | None]:
-        """The goniometer's (min_angle_deg, max_angle_deg) options (None where unset)."""
+        """The goniometer's (min_angle_deg, max_angle_deg): the options, else the driver's defaults."""
         g = self.instruments["goniometer"]
-        return g.option("min_angle_deg"), g.option("max_angle_deg")
+        return tuple(g.option(name, driver_default(g.model, name)) for name in ("min_angle_deg", "max_angle_deg"))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (no ``text``) for the run file's apparatus snapshot."""
@@ -742,7 +783,17 @@ class ApparatusConfig:
 
 # ====================================================================== parsing
 
-_TOP_KEYS = ("instruments", "electrodes", "tune", "detector", "beam", "gas_line", "gases", "interlocks", "effective_volume")
+_TOP_KEYS = (
+    "instruments",
+    "electrodes",
+    "tune",
+    "detector",
+    "beam",
+    "gas_line",
+    "gases",
+    "interlocks",
+    "effective_volume",
+)
 
 
 def load_apparatus(path: str | Path) -> ApparatusConfig:
@@ -791,7 +842,13 @@ def parse_apparatus(text: str, source: str = "<string>", base_dir: str | Path | 
         effective_volume=effective_volume,
         text=text,
     )
-    log.debug("apparatus %s: %d instruments, %d electrodes, %d tune rows", source, len(instruments), len(electrodes), len(tune.energies_eV))
+    log.debug(
+        "apparatus %s: %d instruments, %d electrodes, %d tune rows",
+        source,
+        len(instruments),
+        len(electrodes),
+        len(tune.energies_eV),
+    )
     return config
 
 
@@ -809,14 +866,17 @@ def _instruments(root: Table) -> dict[str, InstrumentConfig]:
         if role not in section.data:
             section.error(role, MISSING, f"required: an instrument of model {model!r} ({_ROLE_WHAT[role]})")
         elif role in out and out[role].model != model:
-            section.reader.error(section.key(role) + ".model", out[role].model, f"the {role!r} instrument must be of model {model!r}")
+            section.reader.error(
+                section.key(role) + ".model", out[role].model, f"the {role!r} instrument must be of model {model!r}"
+            )
     for name, inst in out.items():
         if name not in ROLE_MODELS and inst.model != HV_MODEL:
             hint = suggestion(name, ROLE_MODELS)
             section.reader.error(
                 section.key(name),
                 section.data[name],
-                f"unknown instrument role; {hint}roles: {one_of(ROLE_MODELS)}; any other name must be an {HV_MODEL!r} module",
+                f"unknown instrument role; {hint}roles: {one_of(ROLE_MODELS)}; "
+                f"any other name must be an {HV_MODEL!r} module",
             )
     if section.data and not any(i.model == HV_MODEL for i in out.values()):
         section.reader.error(
@@ -827,7 +887,11 @@ def _instruments(root: Table) -> dict[str, InstrumentConfig]:
     seen: dict[str, str] = {}
     for name, inst in out.items():
         if inst.address in seen:
-            section.reader.error(section.key(name) + ".address", inst.address, f"already used by instrument {seen[inst.address]!r}; each instrument needs its own address")
+            section.reader.error(
+                section.key(name) + ".address",
+                inst.address,
+                f"already used by instrument {seen[inst.address]!r}; each instrument needs its own address",
+            )
         seen.setdefault(inst.address, name)
     return out
 
@@ -843,7 +907,11 @@ def _instrument(name: str, t: Table) -> InstrumentConfig | None:
         address = None
     backend = t.string("visa_backend", default="@py")
     if backend is not None and "@" not in backend:
-        t.error("visa_backend", backend, "must be a pyvisa backend: '@py' (pyvisa-py), '@ivi' (vendor VISA) or 'file.yaml@sim'")
+        t.error(
+            "visa_backend",
+            backend,
+            "must be a pyvisa backend: '@py' (pyvisa-py), '@ivi' (vendor VISA) or 'file.yaml@sim'",
+        )
         backend = None
     timeout_s = t.number("timeout_s", default=None, gt=0, le=600, what="seconds")
     options: dict[str, Any] = {}
@@ -854,12 +922,15 @@ def _instrument(name: str, t: Table) -> InstrumentConfig | None:
         if value is not None:
             options[option] = value
     if model == "newport_smc100":
-        lo, hi = options.get("min_angle_deg"), options.get("max_angle_deg")
+        lo = options.get("min_angle_deg", driver_default(model, "min_angle_deg"))
+        hi = options.get("max_angle_deg", driver_default(model, "max_angle_deg"))
         if lo is not None and hi is not None and not lo < hi:
             t.error("max_angle_deg", hi, f"must be greater than min_angle_deg = {show(lo)}")
     if model is None or address is None or backend is None:
         return None
-    return InstrumentConfig(name=name, model=model, address=address, visa_backend=backend, timeout_s=timeout_s, options=options)
+    return InstrumentConfig(
+        name=name, model=model, address=address, visa_backend=backend, timeout_s=timeout_s, options=options
+    )
 
 
 _ELECTRODE_KEYS = ("module", "channel", "min_V", "max_V", "ramp_V_per_s", "tolerance_V")
@@ -877,12 +948,20 @@ def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[s
         module = t.string("module", what=f"an {HV_MODEL!r} instrument")
         if module is not None and module not in modules:
             if module in instruments:
-                allowed = f"instrument {module!r} is a {instruments[module].model!r}, not an {HV_MODEL!r} module; modules: {one_of(modules)}"
+                allowed = (
+                    f"instrument {module!r} is a {instruments[module].model!r}, not an {HV_MODEL!r} module; "
+                    f"modules: {one_of(modules)}"
+                )
             else:
-                allowed = f"unknown module; {suggestion(module, modules)}must be an {HV_MODEL!r} instrument: {one_of(modules)}"
+                hint = suggestion(module, modules)
+                allowed = f"unknown module; {hint}must be an {HV_MODEL!r} instrument: {one_of(modules)}"
             t.error("module", module, allowed)
             module = None
-        channels = modules[module].option("channels", _DEFAULT_HV_CHANNELS) if module else None
+        channels = (
+            modules[module].option("channels", _option_default(HV_MODEL, "channels", _DEFAULT_HV_CHANNELS))
+            if module
+            else None
+        )
         channel = t.integer("channel", ge=0, lt=channels, what=f"channel of module {module!r}" if module else "")
         min_V = t.number("min_V")
         max_V = t.number("max_V")
@@ -899,7 +978,11 @@ def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[s
         if module is not None and channel is not None:
             other = used.get((module, channel))
             if other is not None:
-                t.error("channel", channel, f"module {module!r} channel {channel} is already electrode {other!r}; one electrode per channel")
+                t.error(
+                    "channel",
+                    channel,
+                    f"module {module!r} channel {channel} is already electrode {other!r}; one electrode per channel",
+                )
             used.setdefault((module, channel), name)
         if None in (module, channel, min_V, max_V, ramp, tolerance):
             continue
@@ -912,13 +995,24 @@ def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[s
 def _detector(root: Table, electrodes: dict[str, ElectrodeConfig], declared: list[str] | None) -> DetectorConfig | None:
     t = root.table(
         "detector",
-        ("channeltron_electrode", "channeltron_V", "dead_time_s", "dead_time_model", "max_loss_fraction", "linear_limit_cps"),
+        (
+            "channeltron_electrode",
+            "channeltron_V",
+            "dead_time_s",
+            "dead_time_model",
+            "max_loss_fraction",
+            "linear_limit_cps",
+        ),
     )
     if t is None:
         return None
     name = t.string("channeltron_electrode", what="an electrode name")
     if name is not None and declared is not None and name not in declared:
-        t.error("channeltron_electrode", name, f"unknown electrode; {suggestion(name, declared)}electrodes: {one_of(declared)}")
+        t.error(
+            "channeltron_electrode",
+            name,
+            f"unknown electrode; {suggestion(name, declared)}electrodes: {one_of(declared)}",
+        )
     if name not in electrodes:
         name = None
     volts = t.number("channeltron_V")
@@ -954,9 +1048,11 @@ def _tune(
         return None
     n = len(energies) if energies else None
     potentials: dict[str, tuple[float, ...]] = {}
-    for name in rows.keys():
+    for name in rows.data:
         if declared is not None and name not in declared:
-            rows.error(name, rows.data[name], f"unknown electrode; {suggestion(name, declared)}electrodes: {one_of(declared)}")
+            rows.error(
+                name, rows.data[name], f"unknown electrode; {suggestion(name, declared)}electrodes: {one_of(declared)}"
+            )
             continue
         values = rows.number_list(name, length=n, what="one per tune.energies_eV" if n else "")
         if values is None or name not in electrodes:
@@ -966,33 +1062,53 @@ def _tune(
         for i, v in enumerate(values):
             if not e.allows(v):
                 energy = f" at {energies[i]:g} eV" if energies else ""
-                rows.reader.error(f"{rows.key(name)}[{i}]", v, f"outside electrode {name!r} limits {show(e.min_V)}..{show(e.max_V)} V{energy}")
+                rows.reader.error(
+                    f"{rows.key(name)}[{i}]",
+                    v,
+                    f"outside electrode {name!r} limits {show(e.min_V)}..{show(e.max_V)} V{energy}",
+                )
                 bad = True
         if name == channeltron:
             # the channeltron sits on its plateau, set once from [detector]; a row is only
             # tolerated when it says the same thing (files generated from all TUNE_LAWS)
             if detector is not None and any(v != detector.channeltron_V for v in values):
-                rows.error(name, list(values), f"the channeltron is not tuned per energy: leave it out or make every entry detector.channeltron_V = {show(detector.channeltron_V)}")
+                rows.error(
+                    name,
+                    list(values),
+                    "the channeltron is not tuned per energy: leave it out or make every entry "
+                    f"detector.channeltron_V = {show(detector.channeltron_V)}",
+                )
             continue
         if not bad:
             potentials[name] = values
     for name in declared or ():
         if name != channeltron and name not in rows.data:
-            rows.error(name, MISSING, f"required: every electrode except the channeltron needs a tune row ({n or 'one per energy'} potentials)")
+            rows.error(
+                name,
+                MISSING,
+                f"required: every electrode except the channeltron needs a tune row "
+                f"({n or 'one per energy'} potentials)",
+            )
     if mode is None or energies is None:
         return None
     return TuneTable(mode=mode, energies_eV=energies, potentials=potentials, source=source)
 
 
 def _beam(root: Table, instruments: dict[str, InstrumentConfig]) -> BeamConfig | None:
-    t = root.table("beam", ("filament_current_A", "filament_voltage_limit_V", "filament_step_A", "filament_step_delay_s"))
+    t = root.table(
+        "beam", ("filament_current_A", "filament_voltage_limit_V", "filament_step_A", "filament_step_delay_s")
+    )
     if t is None:
         return None
     supply = instruments.get("filament")
-    max_A = supply.option("max_current_A") if supply else None
-    max_V = supply.option("max_voltage_V") if supply else None
-    current = t.number("filament_current_A", gt=0, le=max_A, what="max_current_A of the filament supply" if max_A else "")
-    voltage = t.number("filament_voltage_limit_V", gt=0, le=max_V, what="max_voltage_V of the filament supply" if max_V else "")
+    max_A = supply.option("max_current_A", driver_default(supply.model, "max_current_A")) if supply else None
+    max_V = supply.option("max_voltage_V", driver_default(supply.model, "max_voltage_V")) if supply else None
+    current = t.number(
+        "filament_current_A", gt=0, le=max_A, what="max_current_A of the filament supply" if max_A else ""
+    )
+    voltage = t.number(
+        "filament_voltage_limit_V", gt=0, le=max_V, what="max_voltage_V of the filament supply" if max_V else ""
+    )
     step = t.number("filament_step_A", default=0.05, gt=0)
     delay = t.number("filament_step_delay_s", default=1.0, ge=0)
     if current is not None and step is not None and step > current:
@@ -1004,11 +1120,17 @@ def _beam(root: Table, instruments: dict[str, InstrumentConfig]) -> BeamConfig |
 
 
 def _gas_line(root: Table, instruments: dict[str, InstrumentConfig]) -> GasLineConfig | None:
-    t = root.table("gas_line", ("needle_relay", "side_leak_relay", "settle_s", "chamber_gauge_channel", "needle_gauge_channel"))
+    t = root.table(
+        "gas_line", ("needle_relay", "side_leak_relay", "settle_s", "chamber_gauge_channel", "needle_gauge_channel")
+    )
     if t is None:
         return None
     valves = instruments.get("valves")
-    count = valves.option("relay_count", _DEFAULT_RELAY_COUNT) if valves else _DEFAULT_RELAY_COUNT
+    count = (
+        valves.option("relay_count", _option_default("numato_relay", "relay_count", _DEFAULT_RELAY_COUNT))
+        if valves
+        else _DEFAULT_RELAY_COUNT
+    )
     what = f"relay of the 'valves' module ({count} relays)"
     needle = t.integer("needle_relay", ge=0, lt=count, what=what)
     side = t.integer("side_leak_relay", ge=0, lt=count, what=what)
@@ -1041,7 +1163,11 @@ def _gases(root: Table, base: Path) -> dict[str, GasConfig]:
         if table is not None:
             path = (base / table).resolve()
             if not path.is_file():
-                t.error("dcs_table", table, f"no such file {str(path)!r} (relative paths are relative to the apparatus file)")
+                t.error(
+                    "dcs_table",
+                    table,
+                    f"no such file {str(path)!r} (relative paths are relative to the apparatus file)",
+                )
                 continue
         if mass is not None and diameter is not None:
             out[name] = GasConfig(name, mass, diameter, path)
@@ -1066,11 +1192,17 @@ def _interlocks(root: Table) -> InterlockConfig | None:
     if t is None:
         return None
     chamber_max = t.number("chamber_max_mbar", gt=0)
-    chamber_resume = t.number("chamber_resume_mbar", gt=0, lt=chamber_max, what="below chamber_max_mbar: hysteresis" if chamber_max else "")
+    chamber_resume = t.number(
+        "chamber_resume_mbar", gt=0, lt=chamber_max, what="below chamber_max_mbar: hysteresis" if chamber_max else ""
+    )
     needle_max = t.number("needle_max_mbar", gt=0)
-    needle_resume = t.number("needle_resume_mbar", gt=0, lt=needle_max, what="below needle_max_mbar: hysteresis" if needle_max else "")
+    needle_resume = t.number(
+        "needle_resume_mbar", gt=0, lt=needle_max, what="below needle_max_mbar: hysteresis" if needle_max else ""
+    )
     beam_min = t.number("beam_min_A", gt=0)
-    beam_resume = t.number("beam_resume_A", gt=beam_min if beam_min else 0, what="above beam_min_A: hysteresis" if beam_min else "")
+    beam_resume = t.number(
+        "beam_resume_A", gt=beam_min if beam_min else 0, what="above beam_min_A: hysteresis" if beam_min else ""
+    )
     wait = t.number("wait_after_recovery_s", default=30.0, ge=0)
     values = (chamber_max, chamber_resume, needle_max, needle_resume, beam_min, beam_resume, wait)
     if None in values:
@@ -1083,7 +1215,9 @@ def _effective_volume(root: Table) -> EffectiveVolume | None:
     if t is None:
         return None
     angles = t.number_list("angles_deg", ge=0, le=180, increasing=True, what="degrees")
-    factors = t.number_list("factors", gt=0, length=len(angles) if angles else None, what="one per angle" if angles else "")
+    factors = t.number_list(
+        "factors", gt=0, length=len(angles) if angles else None, what="one per angle" if angles else ""
+    )
     if angles is None or factors is None:
         return None
     return EffectiveVolume(angles, factors)
