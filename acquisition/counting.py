@@ -1,0 +1,287 @@
+"""Counting statistics and detector corrections for the channeltron and its counter.
+
+Pure numpy functions: each takes scalars or arrays (broadcast together) and returns the
+same shape, a numpy scalar (``np.float64``) when every input is a scalar.  Impossible
+inputs (negative rates, zero gate time, a dead-time inversion with no physical answer)
+give ``nan`` rather than an exception, so one bad point never stops a vectorised
+evaluation; configuration errors (negative dead time, unknown model, an angle outside
+the effective-volume table) raise ``ValueError``.
+
+Units: rates in counts per second (cps), times in seconds, beam current in ampere,
+pressure in mbar, angles in degrees.
+
+The detector (DESIGN.md §1, "The detector saturates"): electrons reach the channeltron at
+rate ``n``; the counting chain has a dead time ``tau`` and records ``m``:
+
+* non-paralyzable: ``m = n / (1 + n tau)``, inverse ``n = m / (1 - m tau)``;
+* paralyzable: ``m = n exp(-n tau)``, inverse ``n = -W0(-m tau) / tau`` (Lambert W,
+  principal branch, i.e. the low-rate branch ``n tau <= 1``).
+
+Above about 1e5-1e6 cps the channeltron's gain sags and pulses fall below the
+discriminator; that loss is not a dead time and no dead-time correction recovers it, so
+it is flagged (:data:`PointFlag.RATE`), never corrected.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from acquisition.events import PointFlag
+
+__all__ = [
+    "DEAD_TIME_MODELS",
+    "COUNTING_STATISTICS",
+    "lambert_w0",
+    "true_rate",
+    "measured_rate",
+    "loss_fraction",
+    "rate_derivative",
+    "count_variance_factor",
+    "corrected_rate",
+]
+
+log = logging.getLogger(__name__)
+
+DEAD_TIME_MODELS = ("nonparalyzable", "paralyzable")
+COUNTING_STATISTICS = ("poisson", "renewal")
+
+_INV_E = 0.36787944117144233  # 1/e rounded to double ...
+_INV_E_LO = -1.2428753672788363e-17  # ... and the rest, so x + 1/e near the branch point is exact
+_NANO = 1e-9  # A per nA
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _arrays(*values: Any) -> tuple[bool, list[np.ndarray]]:
+    """Broadcast the inputs to float arrays; also say whether all of them were scalars."""
+    scalar = all(np.ndim(v) == 0 for v in values)
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in values))
+    # Writable copies, at least 1-d so that arithmetic keeps returning arrays (masks work).
+    return scalar, [np.array(a, dtype=float, ndmin=1) for a in arrays]
+
+
+def _out(value: Any, scalar: bool) -> Any:
+    value = np.asarray(value, dtype=float)
+    return value.reshape(())[()] if scalar else value
+
+
+def _check_model(model: str) -> str:
+    if model not in DEAD_TIME_MODELS:
+        raise ValueError(f"unknown dead-time model {model!r}: expected one of {', '.join(DEAD_TIME_MODELS)}")
+    return model
+
+
+def _check_dead_time(tau: np.ndarray) -> None:
+    if np.any(tau < 0) or not np.all(np.isfinite(tau)):
+        raise ValueError(f"dead time must be finite and >= 0 s, got {tau[(tau < 0) | ~np.isfinite(tau)].ravel()[0]!r}")
+
+
+# --------------------------------------------------------------------------- Lambert W
+
+
+def lambert_w0(x: Any) -> Any:
+    """Principal branch W0 of the Lambert W function: the solution ``w >= -1`` of ``w e^w = x``.
+
+    Defined for ``x >= -1/e`` (``nan`` below, and for ``nan``); ``W0(-1/e) = -1``,
+    ``W0(0) = 0``, ``W0(1) = 0.5671432904097838`` (the omega constant), ``W0(e) = 1``.
+
+    Halley's iteration ``w <- w - f / (e^w (w+1) - (w+2) f / (2w+2))`` with
+    ``f = w e^w - x``, started from the branch-point series
+    ``w = -1 + p - p^2/3 + 11 p^3/72 - 43 p^4/540`` with ``p = sqrt(2 (e x + 1))`` near
+    ``-1/e``, from ``log1p(x)`` for moderate ``x`` and ``L1 - L2 + L2/L1`` (``L1 = ln x``,
+    ``L2 = ln ln x``) for large ``x``.  Converges to a few ulp in under 10 steps.
+    """
+    scalar, (x,) = _arrays(x)
+    w = np.full_like(x, np.nan)
+    # q = e x + 1 = e (x + 1/e): near -1/e, x + 1/e is exact (Sterbenz) with 1/e split in
+    # two doubles, where e*x + 1 would lose every digit.  Allow a few ulp below -1/e for
+    # inputs that were themselves rounded there (e.g. m*tau computed as 1/e).
+    q = np.e * ((x + _INV_E) + _INV_E_LO)
+    valid = np.isfinite(x) & (q >= -8 * np.finfo(float).eps)
+    w[np.isposinf(x)] = np.inf
+    q = np.clip(q, 0.0, None)
+
+    near = valid & (q < 0.3)  # x below about -0.26: series about the branch point
+    mid = valid & ~near & (x < 3.0)
+    far = valid & (x >= 3.0)
+    p = np.sqrt(2.0 * q[near])
+    w[near] = -1.0 + p * (1.0 + p * (-1.0 / 3.0 + p * (11.0 / 72.0 + p * (-43.0 / 540.0))))
+    w[mid] = np.log1p(x[mid])
+    l1 = np.log(x[far])
+    l2 = np.log(l1)
+    w[far] = l1 - l2 + l2 / l1
+
+    # Halley only where it can improve: at the branch point the series is exact.
+    todo = valid & (q > 0) & (x != 0)
+    for _ in range(50):
+        if not np.any(todo):
+            break
+        wi = w[todo]
+        xi = x[todo]
+        ew = np.exp(wi)
+        f = wi * ew - xi
+        wp1 = wi + 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = f / (ew * wp1 - (wi + 2.0) * f / (2.0 * wp1))
+        step = np.where(np.isfinite(step), step, 0.0)
+        wn = np.maximum(wi - step, -1.0)  # the principal branch never goes below -1
+        w[todo] = wn
+        done = np.abs(wn - wi) <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(wn))
+        todo_idx = np.flatnonzero(todo)
+        todo.flat[todo_idx[done]] = False
+    return _out(w, scalar)
+
+
+# --------------------------------------------------------------------------- dead time
+
+
+def true_rate(measured_cps: Any, dead_time_s: Any, model: str = "nonparalyzable") -> Any:
+    """Dead-time-corrected rate ``n`` (cps) from the recorded rate ``m`` (cps).
+
+    * non-paralyzable: ``n = m / (1 - m tau)``; ``nan`` where ``m tau >= 1`` (no finite
+      true rate gives that reading);
+    * paralyzable: ``n = -W0(-m tau) / tau = m exp(-W0(-m tau))``, the low-rate branch
+      (``n tau <= 1``); ``nan`` where ``m tau > 1/e`` (above the counter's maximum).  A
+      paralyzable reading is always ambiguous in principle: the same ``m`` also comes
+      from ``n tau > 1`` (the upper branch, ``W_-1``); this returns the physical branch a
+      scan approaches from below.
+
+    ``tau = 0`` gives ``n = m``.  Negative or non-finite ``m`` gives ``nan``.
+    """
+    _check_model(model)
+    scalar, (m, tau) = _arrays(measured_cps, dead_time_s)
+    _check_dead_time(tau)
+    x = m * tau
+    bad = ~np.isfinite(m) | (m < 0)
+    if model == "nonparalyzable":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n = m / (1.0 - x)
+        bad |= x >= 1.0
+    else:
+        with np.errstate(over="ignore"):
+            n = m * np.exp(-np.asarray(lambert_w0(-x)))
+        bad |= x > _INV_E * (1 + 4 * np.finfo(float).eps)
+    n[bad] = np.nan
+    return _out(n, scalar)
+
+
+def measured_rate(true_cps: Any, dead_time_s: Any, model: str = "nonparalyzable") -> Any:
+    """Forward model: the rate ``m`` (cps) the counter records for a true rate ``n`` (cps).
+
+    non-paralyzable ``m = n / (1 + n tau)``; paralyzable ``m = n exp(-n tau)``.
+    Negative or ``nan`` ``n`` gives ``nan``; ``n = inf`` gives ``1/tau`` resp. ``0``.
+    """
+    _check_model(model)
+    scalar, (n, tau) = _arrays(true_cps, dead_time_s)
+    _check_dead_time(tau)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        if model == "nonparalyzable":
+            m = np.where(np.isposinf(n), 1.0 / tau, n / (1.0 + n * tau))
+        else:
+            m = np.where(np.isposinf(n), 0.0, n * np.exp(-n * tau))
+    m = np.where(tau == 0, n, m)  # no dead time: every count recorded (also n = inf)
+    m[np.isnan(n) | (n < 0)] = np.nan
+    return _out(m, scalar)
+
+
+def loss_fraction(measured_cps: Any, dead_time_s: Any, model: str = "nonparalyzable") -> Any:
+    """Fraction of true counts lost to dead time, ``1 - m/n`` (dimensionless).
+
+    non-paralyzable: ``1 - m/n = m tau`` exactly; paralyzable: ``1 - exp(-n tau)`` with
+    ``n`` from :func:`true_rate` (written so that ``m = 0`` gives 0, not 0/0).
+    ``nan`` where :func:`true_rate` is ``nan``.
+    """
+    _check_model(model)
+    scalar, (m, tau) = _arrays(measured_cps, dead_time_s)
+    n = np.asarray(true_rate(m, tau, model), dtype=float)
+    if model == "nonparalyzable":
+        loss = m * tau
+    else:
+        loss = -np.expm1(-n * tau)
+    loss = np.where(np.isnan(n), np.nan, loss)
+    return _out(np.asarray(loss, dtype=float), scalar)
+
+
+def rate_derivative(measured_cps: Any, dead_time_s: Any, model: str = "nonparalyzable") -> Any:
+    """``dn/dm`` (dimensionless): how the true rate moves with the recorded rate.
+
+    non-paralyzable ``1 / (1 - m tau)^2``; paralyzable ``exp(n tau) / (1 - n tau)``
+    (inverse of ``dm/dn = exp(-n tau) (1 - n tau)``), ``inf`` at ``m tau = 1/e``.
+    ``nan`` where :func:`true_rate` is ``nan``.
+    """
+    _check_model(model)
+    scalar, (m, tau) = _arrays(measured_cps, dead_time_s)
+    n = np.asarray(true_rate(m, tau, model), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if model == "nonparalyzable":
+            d = 1.0 / (1.0 - m * tau) ** 2
+        else:
+            y = n * tau
+            d = np.where(y >= 1.0, np.inf, np.exp(y) / (1.0 - y))
+    d = np.where(np.isnan(n), np.nan, d)
+    return _out(np.asarray(d, dtype=float), scalar)
+
+
+def count_variance_factor(
+    measured_cps: Any, dead_time_s: Any, model: str = "nonparalyzable", statistics: str = "poisson"
+) -> Any:
+    """``var(N) / N`` of the recorded counts (dimensionless).
+
+    * ``"poisson"``: 1 (recorded counts treated as Poisson, as DESIGN.md and the
+      simulator do);
+    * ``"renewal"``: a counter behind a dead time records a renewal process, more regular
+      than Poisson; for gates much longer than ``tau`` (Müller's asymptotic result)
+      non-paralyzable ``(1 - m tau)^2``, paralyzable ``1 - 2 n tau exp(-n tau)``.
+      ``nan`` where :func:`true_rate` is ``nan``.
+    """
+    _check_model(model)
+    if statistics not in COUNTING_STATISTICS:
+        raise ValueError(f"unknown counting statistics {statistics!r}: expected one of {', '.join(COUNTING_STATISTICS)}")
+    scalar, (m, tau) = _arrays(measured_cps, dead_time_s)
+    n = np.asarray(true_rate(m, tau, model), dtype=float)
+    if statistics == "poisson":
+        f = np.ones_like(m)
+    elif model == "nonparalyzable":
+        f = (1.0 - m * tau) ** 2
+    else:
+        y = n * tau
+        f = 1.0 - 2.0 * y * np.exp(-y)
+    f = np.where(np.isnan(n), np.nan, f)
+    return _out(np.asarray(f, dtype=float), scalar)
+
+
+def corrected_rate(
+    counts: Any,
+    gate_s: Any,
+    dead_time_s: Any,
+    model: str = "nonparalyzable",
+    *,
+    statistics: str = "poisson",
+) -> tuple[Any, Any]:
+    """Dead-time-corrected rate (cps) and its variance (cps^2) from ``counts`` in ``gate_s``.
+
+    ``m = N/t``, ``n = true_rate(m)``; ``var(n) = (dn/dm)^2 var(m)`` with
+    ``var(m) = N/t^2`` for ``statistics="poisson"`` (the default, DESIGN.md), or
+    ``N/t^2 * count_variance_factor`` for ``"renewal"`` (the real counter's more regular
+    counts: smaller variance, e.g. by ``(1 - m tau)^2`` non-paralyzable).  Poisson is the
+    conservative choice and exact for the simulator.
+
+    Zero counts give rate 0 and variance 0 (no information on the variance from the data).
+    ``gate_s <= 0``, negative counts or a failed inversion give ``nan`` for both.
+    """
+    scalar, (N, t, tau) = _arrays(counts, gate_s, dead_time_s)
+    bad = ~(t > 0) | ~(N >= 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(bad, np.nan, N / np.where(bad, 1.0, t))
+        var_m = m / np.where(bad, 1.0, t)
+    n = np.asarray(true_rate(m, tau, model), dtype=float)
+    d = np.asarray(rate_derivative(m, tau, model), dtype=float)
+    f = np.asarray(count_variance_factor(m, tau, model, statistics), dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        var_n = d**2 * f * var_m
+    var_n = np.where(np.isnan(n), np.nan, var_n)
+    return _out(n, scalar), _out(np.asarray(var_n, dtype=float), scalar)

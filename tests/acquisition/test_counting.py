@@ -1,0 +1,218 @@
+"""Counting statistics and detector corrections: numbers worked out by hand, Monte Carlo
+checks with fixed seeds, and scipy (tests only) as an independent Lambert W."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from acquisition import counting as c
+from acquisition.events import PointFlag
+
+TAU = 100e-9  # s
+OMEGA = 0.5671432904097838  # W0(1), the omega constant
+
+
+# --------------------------------------------------------------------------- Lambert W
+
+
+def test_lambert_w0_known_values():
+    assert c.lambert_w0(1.0) == pytest.approx(OMEGA, rel=1e-15, abs=0)
+    assert c.lambert_w0(-math.exp(-1)) == -1.0
+    assert c.lambert_w0(0.0) == 0.0
+    assert c.lambert_w0(math.e) == pytest.approx(1.0, rel=1e-15)
+    assert c.lambert_w0(2 * math.e**2) == pytest.approx(2.0, rel=1e-15)  # 2 e^2 = w e^w at w = 2
+    assert c.lambert_w0(-0.5 * math.exp(-0.5)) == pytest.approx(-0.5, rel=1e-14)  # w = -1/2
+    assert c.lambert_w0(1e-300) == pytest.approx(1e-300, rel=1e-15)
+
+
+def test_lambert_w0_outside_domain_is_nan():
+    w = c.lambert_w0(np.array([-0.37, -1.0, np.nan, np.inf]))
+    assert np.isnan(w[:3]).all()
+    assert w[3] == np.inf
+
+
+def test_lambert_w0_solves_its_equation_and_matches_scipy():
+    special = pytest.importorskip("scipy.special")
+    x = np.concatenate(
+        [
+            -math.exp(-1) * (1 - np.logspace(-8, 0, 200)),  # from the branch point to 0
+            -np.logspace(-300, -0.5, 100),
+            np.logspace(-300, 300, 400),
+        ]
+    )
+    w = c.lambert_w0(x)
+    assert w.shape == x.shape
+    assert np.all(w >= -1)
+    np.testing.assert_allclose(w, special.lambertw(x).real, rtol=1e-12, atol=0)
+    small = np.abs(x) < 1e100  # w e^w overflows beyond
+    np.testing.assert_allclose(w[small] * np.exp(w[small]), x[small], rtol=1e-12, atol=1e-300)
+
+
+def test_lambert_w0_returns_scalar_for_scalar():
+    w = c.lambert_w0(1.0)
+    assert isinstance(w, float) and np.ndim(w) == 0
+    assert c.lambert_w0([[1.0, 0.0]]).shape == (1, 2)
+
+
+# --------------------------------------------------------------------------- dead time
+
+
+def test_nonparalyzable_hand_values():
+    # tau = 100 ns, m = 1e6 cps: m tau = 0.1, n = 1e6 / 0.9, 10 % of the true counts lost.
+    assert c.true_rate(1e6, TAU) == pytest.approx(1.0e6 / 0.9, rel=1e-15)
+    assert c.true_rate(1e6, TAU) == pytest.approx(1.1111e6, rel=1e-4)
+    assert c.loss_fraction(1e6, TAU) == pytest.approx(0.10, rel=1e-12)
+    assert c.measured_rate(1e6, TAU, "nonparalyzable") == pytest.approx(1e6 / 1.1, rel=1e-15)
+    assert c.rate_derivative(1e6, TAU) == pytest.approx(1 / 0.81, rel=1e-14)
+
+
+def test_nonparalyzable_beyond_one_over_tau_is_nan():
+    n = c.true_rate(np.array([9.99e6, 1e7, 2e7]), TAU)
+    assert np.isfinite(n[0]) and np.isnan(n[1:]).all()
+    assert np.isnan(c.loss_fraction(1e7, TAU))
+
+
+def test_paralyzable_hand_values():
+    # n tau = 0.1: m tau = 0.1 exp(-0.1) = 0.0904837418035960, loss = 1 - exp(-0.1).
+    m = 0.1 * math.exp(-0.1) / TAU
+    assert m == pytest.approx(904837.418035960, rel=1e-14)
+    assert c.measured_rate(1e6, TAU, "paralyzable") == pytest.approx(m, rel=1e-15)
+    assert c.true_rate(m, TAU, "paralyzable") == pytest.approx(1e6, rel=1e-13)
+    assert c.loss_fraction(m, TAU, "paralyzable") == pytest.approx(0.09516258196404048, rel=1e-12)
+    assert c.rate_derivative(m, TAU, "paralyzable") == pytest.approx(math.exp(0.1) / 0.9, rel=1e-12)
+    # The same reading corrected as non-paralyzable gives less: the models differ at 10 %.
+    assert c.true_rate(m, TAU) < 1e6
+
+
+def test_paralyzable_round_trip_over_the_physical_branch():
+    n = np.concatenate([[0.0, 1.0], np.logspace(0, math.log10(0.99 / TAU), 300)])
+    m = c.measured_rate(n, TAU, "paralyzable")
+    np.testing.assert_allclose(c.true_rate(m, TAU, "paralyzable"), n, rtol=1e-11, atol=0)
+    nm = c.measured_rate(n, TAU, "nonparalyzable")
+    np.testing.assert_allclose(c.true_rate(nm, TAU, "nonparalyzable"), n, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(c.loss_fraction(m, TAU, "paralyzable"), -np.expm1(-n * TAU), rtol=1e-11, atol=0)
+
+
+def test_paralyzable_maximum_and_beyond():
+    # The counter's maximum m = 1/(e tau) comes from n = 1/tau; above it no n fits.
+    assert c.true_rate(1 / (math.e * TAU), TAU, "paralyzable") == pytest.approx(1 / TAU, rel=1e-7)
+    assert c.rate_derivative(1 / (math.e * TAU), TAU, "paralyzable") > 1e6
+    assert np.isnan(c.true_rate(1.001 / (math.e * TAU), TAU, "paralyzable"))
+    assert np.isnan(c.loss_fraction(4e6, TAU, "paralyzable"))
+
+
+@pytest.mark.parametrize("model", c.DEAD_TIME_MODELS)
+def test_rate_derivative_matches_finite_difference(model):
+    m = np.array([1e3, 1e5, 1e6, 3e6])
+    h = m * 1e-6
+    numeric = (c.true_rate(m + h, TAU, model) - c.true_rate(m - h, TAU, model)) / (2 * h)
+    np.testing.assert_allclose(c.rate_derivative(m, TAU, model), numeric, rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", c.DEAD_TIME_MODELS)
+def test_edge_inputs(model):
+    assert c.true_rate(0.0, TAU, model) == 0.0
+    assert c.loss_fraction(0.0, TAU, model) == 0.0
+    assert c.true_rate(5e5, 0.0, model) == 5e5  # no dead time, no correction
+    assert c.measured_rate(5e5, 0.0, model) == 5e5
+    assert np.isnan(c.true_rate(-1.0, TAU, model))
+    assert np.isnan(c.true_rate(np.nan, TAU, model))
+    assert np.isnan(c.measured_rate(-1.0, TAU, model))
+
+
+def test_bad_model_or_dead_time_raise():
+    with pytest.raises(ValueError, match="unknown dead-time model 'extendable'"):
+        c.true_rate(1e5, TAU, "extendable")
+    with pytest.raises(ValueError, match="dead time"):
+        c.true_rate(1e5, -TAU)
+    with pytest.raises(ValueError, match="unknown counting statistics"):
+        c.corrected_rate(100, 1.0, TAU, statistics="gauss")
+
+
+def test_scalars_in_scalars_out_arrays_broadcast():
+    n = c.true_rate(1e6, TAU)
+    assert isinstance(n, float)
+    arr = c.true_rate(np.array([[1e5], [1e6]]), np.array([TAU, 2 * TAU]))
+    assert arr.shape == (2, 2)
+    assert arr[1, 1] == pytest.approx(1e6 / 0.8)
+    rate, var = c.corrected_rate([100, 200], 1.0, TAU)
+    assert rate.shape == var.shape == (2,)
+
+
+# --------------------------------------------------------------------------- corrected rate and its variance
+
+
+def test_corrected_rate_hand_values():
+    # 10000 counts in 10 ms: m = 1e6 cps, var(m) = N/t^2 = 1e8; dn/dm = 1/0.81.
+    rate, var = c.corrected_rate(10000, 0.01, TAU)
+    assert rate == pytest.approx(1e6 / 0.9, rel=1e-14)
+    assert var == pytest.approx(1e8 / 0.81**2, rel=1e-14)
+    assert c.corrected_rate(0, 1.0, TAU) == (0.0, 0.0)
+    assert np.isnan(c.corrected_rate(10, 0.0, TAU)).all()
+    assert np.isnan(c.corrected_rate(2e7, 1.0, TAU)).all()  # m tau = 2: no true rate
+
+
+@pytest.mark.parametrize("model", c.DEAD_TIME_MODELS)
+def test_corrected_rate_variance_by_monte_carlo(model):
+    # Counts Poisson about the dead-time-reduced mean (as the simulator draws them); the
+    # scatter of the corrected rates is the propagated variance.  20 % loss on purpose.
+    rng = np.random.default_rng(20240611)
+    gate_s, tau = 0.02, 200e-9
+    n_true = 1.25e6
+    mean_counts = c.measured_rate(n_true, tau, model) * gate_s
+    counts = rng.poisson(mean_counts, size=40000)
+    rates, _ = c.corrected_rate(counts, gate_s, tau, model)
+    _, var = c.corrected_rate(mean_counts, gate_s, tau, model)
+    assert rates.mean() == pytest.approx(n_true, rel=2e-3)
+    # standard error of a variance from 40000 draws: sqrt(2/40000) = 0.7 %
+    assert rates.var(ddof=1) == pytest.approx(var, rel=0.04)
+
+
+def _nonparalyzable_counter(rng, n_cps, tau_s, gate_s, reps):
+    """Counts of a non-paralyzable counter, event by event: after each recorded pulse the
+    counter is dead for tau; the next recorded pulse is the first arrival after that
+    (memoryless), so recorded intervals are tau + Exp(1/n); the counter starts live."""
+    expected = gate_s * n_cps / (1 + n_cps * tau_s)
+    k = int(expected + 10 * math.sqrt(expected) + 20)
+    intervals = rng.exponential(1 / n_cps, size=(reps, k)) + tau_s
+    intervals[:, 0] -= tau_s
+    times = np.cumsum(intervals, axis=1)
+    assert np.all(times[:, -1] > gate_s)
+    return (times < gate_s).sum(axis=1)
+
+
+def _paralyzable_counter(rng, n_cps, tau_s, gate_s, reps):
+    """Counts of a paralyzable counter: every arrival restarts the dead time, so an arrival
+    is recorded only if the previous arrival is at least tau earlier; the counter starts live."""
+    k = int(n_cps * gate_s + 10 * math.sqrt(n_cps * gate_s) + 20)
+    gaps = rng.exponential(1 / n_cps, size=(reps, k))
+    times = np.cumsum(gaps, axis=1)
+    assert np.all(times[:, -1] > gate_s)
+    recorded = gaps >= tau_s
+    recorded[:, 0] = True
+    return ((times < gate_s) & recorded).sum(axis=1)
+
+
+@pytest.mark.parametrize(
+    ("model", "counter"), [("nonparalyzable", _nonparalyzable_counter), ("paralyzable", _paralyzable_counter)]
+)
+def test_renewal_statistics_match_an_event_level_counter(model, counter):
+    # A real counter behind a dead time counts more regularly than Poisson (n tau = 0.3:
+    # var/N = 0.59 non-paralyzable, 0.56 paralyzable): "renewal" describes it,
+    # "poisson" overestimates the variance (the conservative default).
+    rng = np.random.default_rng(7)
+    tau, n_true, gate_s = 1e-6, 3e5, 0.01  # about 2300 recorded counts per gate
+    counts = counter(rng, n_true, tau, gate_s, 6000)
+    m = c.measured_rate(n_true, tau, model)
+    assert counts.mean() == pytest.approx(m * gate_s, rel=2e-3)
+    factor = c.count_variance_factor(m, tau, model, "renewal")
+    assert factor == pytest.approx(0.59 if model == "nonparalyzable" else 0.556, abs=0.005)
+    assert counts.var(ddof=1) / counts.mean() == pytest.approx(factor, rel=0.06)
+    rates = c.corrected_rate(counts, gate_s, tau, model)[0]
+    _, var_renewal = c.corrected_rate(m * gate_s, gate_s, tau, model, statistics="renewal")
+    _, var_poisson = c.corrected_rate(m * gate_s, gate_s, tau, model)
+    assert rates.var(ddof=1) == pytest.approx(var_renewal, rel=0.07)
+    assert var_poisson == pytest.approx(var_renewal / factor, rel=1e-12)
