@@ -41,6 +41,14 @@ __all__ = [
     "rate_derivative",
     "count_variance_factor",
     "corrected_rate",
+    "net_rate",
+    "net_rate_from_counts",
+    "normalise",
+    "optimal_split",
+    "split_time",
+    "time_for_precision",
+    "relative_uncertainty",
+    "precision_reached",
 ]
 
 log = logging.getLogger(__name__)
@@ -285,3 +293,116 @@ def corrected_rate(
         var_n = d**2 * f * var_m
     var_n = np.where(np.isnan(n), np.nan, var_n)
     return _out(n, scalar), _out(np.asarray(var_n, dtype=float), scalar)
+
+
+# --------------------------------------------------------------------------- net rate and normalisation
+
+
+def net_rate(signal_cps: Any, signal_var: Any, background_cps: Any, background_var: Any) -> tuple[Any, Any]:
+    """Background-subtracted rate (cps) and variance (cps^2): ``Rs - Rb``, ``var_s + var_b``.
+
+    Signal (gas through the needle) and background (same gas load through the side leak)
+    are independent counts, so variances add.
+    """
+    scalar, (s, vs, b, vb) = _arrays(signal_cps, signal_var, background_cps, background_var)
+    return _out(s - b, scalar), _out(vs + vb, scalar)
+
+
+def net_rate_from_counts(Ns: Any, ts: Any, Nb: Any, tb: Any) -> tuple[Any, Any]:
+    """Net rate ``R = Ns/ts - Nb/tb`` (cps) and ``var(R) = Ns/ts^2 + Nb/tb^2`` (cps^2).
+
+    Raw counts, no dead-time correction (DESIGN.md, "Counting statistics").  A gate
+    time ``<= 0`` gives ``nan``.
+    """
+    scalar, (ns, t_s, nb, t_b) = _arrays(Ns, ts, Nb, tb)
+    bad = ~(t_s > 0) | ~(t_b > 0)
+    t_s = np.where(bad, np.nan, t_s)
+    t_b = np.where(bad, np.nan, t_b)
+    rate = ns / t_s - nb / t_b
+    var = ns / t_s**2 + nb / t_b**2
+    return _out(rate, scalar), _out(var, scalar)
+
+
+def normalise(rate: Any, var: Any, beam_current_A: Any, pressure_mbar: Any) -> tuple[Any, Any]:
+    """Rate per nA of beam per mbar of gas-line pressure: ``R / (I_nA p)`` in cps/(nA mbar).
+
+    Variance ``var / (I_nA p)^2`` (cps^2/(nA mbar)^2): the monitors' own noise is not
+    propagated here (it is part of the short-term-stability term of the budget).
+    Non-positive or non-finite current or pressure gives ``nan``.
+    """
+    scalar, (r, v, current, p) = _arrays(rate, var, beam_current_A, pressure_mbar)
+    scale = (current / _NANO) * p
+    scale = np.where((current > 0) & (p > 0) & np.isfinite(scale), scale, np.nan)
+    return _out(r / scale, scalar), _out(v / scale**2, scalar)
+
+
+# --------------------------------------------------------------------------- time budget
+
+
+def optimal_split(signal_cps: Any, background_cps: Any) -> Any:
+    """Signal/background time ratio minimising ``var(R)`` for a fixed total time: ``ts/tb = sqrt(Rs/Rb)``.
+
+    From ``var(R) = Rs/ts + Rb/tb`` with ``ts + tb = T``.  ``Rb = 0`` gives ``inf`` (all
+    the time on the signal); ``Rs = Rb = 0`` or a negative rate gives ``nan``.
+    """
+    scalar, (rs, rb) = _arrays(signal_cps, background_cps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.sqrt(rs / rb)
+    ratio = np.where((rs < 0) | (rb < 0), np.nan, ratio)
+    return _out(np.asarray(ratio, dtype=float), scalar)
+
+
+def split_time(total_s: Any, signal_cps: Any, background_cps: Any) -> tuple[Any, Any]:
+    """Split ``total_s`` into ``(ts, tb)`` (s) at the optimal ratio ``ts/tb = sqrt(Rs/Rb)``.
+
+    ``ts = T sqrt(Rs) / (sqrt(Rs) + sqrt(Rb))``, ``tb = T - ts``.  With both rates 0
+    (nothing known yet) the time is split equally; a negative rate gives ``nan``.
+    """
+    scalar, (total, rs, rb) = _arrays(total_s, signal_cps, background_cps)
+    a, b = np.sqrt(np.where(rs >= 0, rs, np.nan)), np.sqrt(np.where(rb >= 0, rb, np.nan))
+    s = a + b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(s > 0, a / np.where(s > 0, s, 1.0), 0.5)
+    frac = np.where(np.isnan(s), np.nan, frac)
+    ts = total * frac
+    return _out(ts, scalar), _out(total - ts, scalar)
+
+
+def time_for_precision(signal_cps: Any, background_cps: Any, rel_uncertainty: Any) -> Any:
+    """Total time (s) to reach a relative uncertainty ``e`` on the net rate at the optimal split.
+
+    ``T = (sqrt(Rs) + sqrt(Rb))^2 / (e^2 (Rs - Rb)^2)`` (DESIGN.md): with
+    ``ts/tb = sqrt(Rs/Rb)``, ``var(R) = (sqrt(Rs) + sqrt(Rb))^2 / T``.  ``inf`` when
+    ``Rs <= Rb`` (no net signal to measure) or ``e = 0``; ``nan`` for negative inputs.
+    """
+    scalar, (rs, rb, e) = _arrays(signal_cps, background_cps, rel_uncertainty)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (np.sqrt(rs) + np.sqrt(rb)) ** 2 / (e**2 * (rs - rb) ** 2)
+    t = np.where(rs <= rb, np.inf, t)
+    t = np.where((rs < 0) | (rb < 0) | (e < 0) | np.isnan(rs + rb + e), np.nan, t)
+    return _out(np.asarray(t, dtype=float), scalar)
+
+
+def relative_uncertainty(Ns: Any, ts: Any, Nb: Any, tb: Any) -> Any:
+    """Relative standard uncertainty of the net rate: ``sqrt(Ns/ts^2 + Nb/tb^2) / |Ns/ts - Nb/tb|``.
+
+    Dimensionless; ``inf`` when the net rate is 0, ``nan`` for a gate time ``<= 0``.
+    """
+    rate, var = net_rate_from_counts(Ns, ts, Nb, tb)
+    scalar = np.ndim(rate) == 0
+    rate, var = np.asarray(rate, dtype=float), np.asarray(var, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.sqrt(var) / np.abs(rate)
+    rel = np.where((rate == 0) & ~np.isnan(var), np.inf, rel)
+    return _out(np.asarray(rel, dtype=float), scalar)
+
+
+def precision_reached(Ns: Any, ts: Any, Nb: Any, tb: Any, target: Any) -> Any:
+    """Whether :func:`relative_uncertainty` is at or below ``target`` (dimensionless).
+
+    ``bool`` for scalar inputs, a bool array otherwise; ``nan`` uncertainty is never reached.
+    """
+    rel = np.asarray(relative_uncertainty(Ns, ts, Nb, tb), dtype=float)
+    scalar = all(np.ndim(v) == 0 for v in (Ns, ts, Nb, tb, target))
+    reached = rel <= np.asarray(target, dtype=float)
+    return bool(reached) if scalar else reached

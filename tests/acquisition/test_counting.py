@@ -216,3 +216,83 @@ def test_renewal_statistics_match_an_event_level_counter(model, counter):
     _, var_poisson = c.corrected_rate(m * gate_s, gate_s, tau, model)
     assert rates.var(ddof=1) == pytest.approx(var_renewal, rel=0.07)
     assert var_poisson == pytest.approx(var_renewal / factor, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- net rate, normalisation
+
+
+def test_net_rate_hand_values():
+    # 900 counts in 3 s with gas through the needle, 100 counts in 1 s through the side leak.
+    rate, var = c.net_rate_from_counts(900, 3.0, 100, 1.0)
+    assert rate == pytest.approx(200.0) and var == pytest.approx(900 / 9 + 100)
+    assert c.net_rate(300.0, 100.0, 100.0, 100.0) == (200.0, 200.0)
+    assert np.isnan(c.net_rate_from_counts(900, 0.0, 100, 1.0)[0])
+
+
+def test_net_rate_variance_by_monte_carlo():
+    rng = np.random.default_rng(11)
+    ts, tb, rs, rb = 3.0, 1.5, 800.0, 300.0
+    ns = rng.poisson(rs * ts, 50000)
+    nb = rng.poisson(rb * tb, 50000)
+    rate, _ = c.net_rate_from_counts(ns, ts, nb, tb)
+    _, var = c.net_rate_from_counts(rs * ts, ts, rb * tb, tb)
+    assert rate.mean() == pytest.approx(rs - rb, rel=2e-3)
+    assert rate.var(ddof=1) == pytest.approx(var, rel=0.03)
+
+
+def test_normalise_per_nA_per_mbar():
+    value, var = c.normalise(200.0, 200.0, 100e-9, 0.5)  # 100 nA, 0.5 mbar: 50 nA mbar
+    assert value == pytest.approx(4.0) and var == pytest.approx(200 / 2500)
+    assert np.isnan(c.normalise(200.0, 200.0, 0.0, 0.5)).all()
+    assert np.isnan(c.normalise(200.0, 200.0, 100e-9, -1.0)).all()
+
+
+# --------------------------------------------------------------------------- time budget
+
+
+def test_optimal_split_hand_values_and_edges():
+    assert c.optimal_split(400.0, 100.0) == pytest.approx(2.0)
+    assert c.split_time(30.0, 400.0, 100.0) == pytest.approx((20.0, 10.0))
+    assert c.optimal_split(400.0, 0.0) == np.inf
+    assert c.split_time(30.0, 400.0, 0.0) == (30.0, 0.0)
+    assert c.split_time(30.0, 0.0, 0.0) == (15.0, 15.0)
+    assert np.isnan(c.optimal_split(0.0, 0.0))
+    assert np.isnan(c.optimal_split(-1.0, 1.0))
+
+
+@pytest.mark.parametrize(("rs", "rb"), [(400.0, 100.0), (50.0, 45.0), (1e4, 3.0)])
+def test_optimal_split_minimises_variance_at_fixed_total(rs, rb):
+    total = 100.0
+    ts = np.linspace(0.001, total - 0.001, 200001)
+    var = rs / ts + rb / (total - ts)  # variance of Ns/ts - Nb/tb with expected counts
+    best = ts[np.argmin(var)]
+    ts_opt, tb_opt = c.split_time(total, rs, rb)
+    assert ts_opt == pytest.approx(best, abs=2e-3)
+    assert ts_opt / tb_opt == pytest.approx(c.optimal_split(rs, rb))
+    assert rs / ts_opt + rb / tb_opt <= var.min() * (1 + 1e-12)
+
+
+def test_time_for_precision_hand_value_and_consistency():
+    # (sqrt 400 + sqrt 100)^2 / (0.01^2 (400 - 100)^2) = 900 / 9 = 100 s.
+    total = c.time_for_precision(400.0, 100.0, 0.01)
+    assert total == pytest.approx(100.0)
+    ts, tb = c.split_time(total, 400.0, 100.0)
+    assert c.relative_uncertainty(400.0 * ts, ts, 100.0 * tb, tb) == pytest.approx(0.01, rel=1e-12)
+    assert c.precision_reached(400.0 * ts, ts, 100.0 * tb, tb, 0.01 * (1 + 1e-9)) is True
+    ts, tb = c.split_time(0.95 * total, 400.0, 100.0)
+    assert c.precision_reached(400.0 * ts, ts, 100.0 * tb, tb, 0.01) is False
+
+
+def test_time_for_precision_edges():
+    assert c.time_for_precision(100.0, 100.0, 0.01) == np.inf
+    assert c.time_for_precision(50.0, 100.0, 0.01) == np.inf
+    assert c.time_for_precision(400.0, 0.0, 0.1) == pytest.approx(1 / (0.01 * 400))  # pure Poisson: N = 1/e^2
+    t = c.time_for_precision(np.array([400.0, 100.0]), 100.0, 0.01)
+    assert t[0] == pytest.approx(100.0) and t[1] == np.inf
+
+
+def test_relative_uncertainty_hand_values():
+    assert c.relative_uncertainty(900, 3.0, 100, 1.0) == pytest.approx(math.sqrt(200) / 200)
+    assert c.relative_uncertainty(100, 1.0, 100, 1.0) == np.inf  # no net signal
+    reached = c.precision_reached(np.array([900, 90000]), 3.0, 100, 1.0, 0.01)
+    assert reached.tolist() == [False, True]
