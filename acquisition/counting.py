@@ -49,6 +49,11 @@ __all__ = [
     "time_for_precision",
     "relative_uncertainty",
     "precision_reached",
+    "saturation_flags",
+    "effective_volume_factor",
+    "relative_dcs",
+    "short_term_stability",
+    "normalise_per_energy",
 ]
 
 log = logging.getLogger(__name__)
@@ -406,3 +411,154 @@ def precision_reached(Ns: Any, ts: Any, Nb: Any, tb: Any, target: Any) -> Any:
     scalar = all(np.ndim(v) == 0 for v in (Ns, ts, Nb, tb, target))
     reached = rel <= np.asarray(target, dtype=float)
     return bool(reached) if scalar else reached
+
+
+# --------------------------------------------------------------------------- saturation
+
+
+def saturation_flags(
+    measured_cps: Any,
+    dead_time_s: Any,
+    model: str = "nonparalyzable",
+    *,
+    max_loss_fraction: float,
+    linear_limit_cps: float,
+    overflow: Any = False,
+) -> Any:
+    """Saturation flags of a recorded rate: a :class:`PointFlag` (scalar) or a uint8 array.
+
+    * ``LOSS``: dead-time loss ``1 - m/n`` above ``max_loss_fraction`` (DESIGN.md: beyond
+      10-20 % the correction is not to be trusted), or no true rate explains the reading
+      (``m tau >= 1`` non-paralyzable, ``m tau > 1/e`` paralyzable);
+    * ``RATE``: rate at the channeltron above ``linear_limit_cps`` (gain sag: pulses fall
+      below the discriminator, which no dead-time correction recovers).  The rate
+      compared is the dead-time-corrected one where the inversion succeeds (what the
+      channeltron sees; it is >= the recorded rate), else the recorded one;
+    * ``OVERFLOW``: the counter said so (``overflow`` true) or the reading is invalid
+      (negative or not finite).  An invalid reading sets only ``OVERFLOW``.
+    """
+    _check_model(model)
+    scalar, (m, tau, ovf) = _arrays(measured_cps, dead_time_s, overflow)
+    invalid = ~np.isfinite(m) | (m < 0)
+    m_ok = np.where(invalid, 0.0, m)
+    loss = np.asarray(loss_fraction(m_ok, tau, model), dtype=float)
+    n = np.asarray(true_rate(m_ok, tau, model), dtype=float)
+    rate_at_cem = np.where(np.isnan(n), m_ok, n)
+    flags = np.zeros(m.shape, dtype=np.uint8)
+    flags |= np.where(~invalid & (np.isnan(loss) | (loss > max_loss_fraction)), np.uint8(PointFlag.LOSS), 0).astype(
+        np.uint8
+    )
+    flags |= np.where(~invalid & (rate_at_cem > linear_limit_cps), np.uint8(PointFlag.RATE), 0).astype(np.uint8)
+    flags |= np.where(invalid | (ovf != 0), np.uint8(PointFlag.OVERFLOW), 0).astype(np.uint8)
+    return PointFlag(int(flags.ravel()[0])) if scalar else flags
+
+
+# --------------------------------------------------------------------------- relative DCS
+
+
+def effective_volume_factor(
+    angle_deg: Any, table_angles_deg: Any, table_factors: Any, *, tolerance_deg: float = 1e-6
+) -> Any:
+    """Effective-volume correction factor (dimensionless) at ``angle_deg``, linear in angle.
+
+    The table (from argon measured under the same conditions against a reference argon
+    DCS) need not be sorted; repeated angles are an error.  An angle outside the table
+    range (beyond ``tolerance_deg``, for readback rounding) raises ``ValueError`` naming
+    the angle and the range: a correction is never extrapolated.
+    """
+    angles = np.asarray(table_angles_deg, dtype=float).ravel()
+    factors = np.asarray(table_factors, dtype=float).ravel()
+    if angles.size == 0 or angles.size != factors.size:
+        raise ValueError(
+            f"effective-volume table needs as many factors as angles (>= 1): got {angles.size} angles, "
+            f"{factors.size} factors"
+        )
+    if not (np.all(np.isfinite(angles)) and np.all(np.isfinite(factors))):
+        raise ValueError("effective-volume table contains non-finite angles or factors")
+    order = np.argsort(angles, kind="stable")
+    angles, factors = angles[order], factors[order]
+    if np.any(np.diff(angles) == 0):
+        dup = angles[1:][np.diff(angles) == 0][0]
+        raise ValueError(f"effective-volume table lists angle {dup:g} deg more than once")
+    scalar = np.ndim(angle_deg) == 0
+    a = np.asarray(angle_deg, dtype=float)
+    lo, hi = angles[0], angles[-1]
+    outside = ~((a >= lo - tolerance_deg) & (a <= hi + tolerance_deg))  # also catches nan
+    if np.any(outside):
+        bad = a[outside].ravel() if a.ndim else np.array([a])
+        shown = ", ".join(f"{v:g}" for v in bad[:5]) + (", ..." if bad.size > 5 else "")
+        raise ValueError(
+            f"angle {shown} deg outside the effective-volume table range {lo:g}-{hi:g} deg (no extrapolation)"
+        )
+    value = np.interp(np.clip(a, lo, hi), angles, factors)
+    return _out(np.asarray(value, dtype=float), scalar)
+
+
+def relative_dcs(
+    net_cps: Any, net_var: Any, beam_current_A: Any, pressure_mbar: Any, factor: Any
+) -> tuple[Any, Any]:
+    """Relative DCS and its standard uncertainty from counting: ``f R / (I_nA p)``, ``f sqrt(var) / (I_nA p)``.
+
+    Units cps/(nA mbar) times the dimensionless effective-volume factor ``f``.  Only
+    counting statistics enter the uncertainty; the factor's own uncertainty is a
+    separate term of the budget.
+    """
+    value, var = normalise(net_cps, net_var, beam_current_A, pressure_mbar)
+    scalar = all(np.ndim(v) == 0 for v in (net_cps, net_var, beam_current_A, pressure_mbar, factor))
+    f = np.asarray(factor, dtype=float)
+    with np.errstate(invalid="ignore"):
+        out = np.asarray(value * f, dtype=float)
+        sigma = np.asarray(np.sqrt(var) * np.abs(f), dtype=float)
+    return _out(out, scalar), _out(sigma, scalar)
+
+
+def short_term_stability(subgate_counts: Any, subgate_s: Any) -> tuple[Any, Any]:
+    """Scatter of equal sub-gate counts against Poisson: ``(reduced_chi2, excess_relative_scatter)``.
+
+    Along the last axis of ``subgate_counts`` (``k >= 2`` sub-gates of ``subgate_s``
+    seconds each; leading axes are separate gates), with ``c`` the mean and ``s^2`` the
+    sample variance (``ddof=1``) of the counts:
+
+    * ``reduced_chi2 = sum (c_i - c)^2 / c / (k - 1) = s^2 / c`` (1 for pure Poisson);
+    * ``excess = sqrt(max(0, s^2 - c)) / c``: the relative rate scatter beyond Poisson
+      (beam, pressure or detector drift within the gate), dimensionless.
+
+    Both are dimensionless, so ``subgate_s`` only has to be positive (it cancels for
+    equal sub-gates).  ``nan`` for ``k < 2``, zero mean counts or ``subgate_s <= 0``.
+    """
+    c = np.asarray(subgate_counts, dtype=float)
+    if c.ndim == 0:
+        raise ValueError("subgate_counts needs at least one axis (the sub-gates)")
+    k = c.shape[-1]
+    t = np.asarray(subgate_s, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = c.mean(axis=-1) if k else np.full(c.shape[:-1], np.nan)
+        s2 = c.var(axis=-1, ddof=1) if k >= 2 else np.full(c.shape[:-1], np.nan)
+        chi2 = s2 / mean
+        excess = np.sqrt(np.maximum(0.0, s2 - mean)) / mean
+    bad = ~(mean > 0) | ~np.all(t > 0)
+    chi2 = np.where(bad, np.nan, chi2)
+    excess = np.where(bad, np.nan, excess)
+    scalar = c.ndim == 1
+    return _out(np.asarray(chi2, dtype=float), scalar), _out(np.asarray(excess, dtype=float), scalar)
+
+
+def normalise_per_energy(values: Any, sigmas: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Scale each set of relative DCS to unit (unweighted) mean along ``axis``, for shape comparison.
+
+    ``v' = v / mean(v)``, ``sigma' = sigma / mean(v)``, the mean over the finite values
+    along ``axis`` (e.g. the angles of one energy).  Unweighted on purpose: an
+    inverse-variance weighted mean of a DCS, which spans decades, would be set by the
+    smallest cross sections alone.  The scale's own uncertainty is common to the whole
+    set and does not change the shape, so it is not added.  A set whose mean is not
+    positive gives ``nan``.
+    """
+    v = np.asarray(values, dtype=float)
+    s = np.asarray(sigmas, dtype=float)
+    v, s = np.broadcast_arrays(v, s)
+    finite = np.isfinite(v)
+    count = finite.sum(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(finite, v, 0.0).sum(axis=axis, keepdims=True) / count
+    mean = np.where(mean > 0, mean, np.nan)
+    return v / mean, s / mean

@@ -296,3 +296,140 @@ def test_relative_uncertainty_hand_values():
     assert c.relative_uncertainty(100, 1.0, 100, 1.0) == np.inf  # no net signal
     reached = c.precision_reached(np.array([900, 90000]), 3.0, 100, 1.0, 0.01)
     assert reached.tolist() == [False, True]
+
+
+# --------------------------------------------------------------------------- saturation flags
+
+SAT = {"max_loss_fraction": 0.10, "linear_limit_cps": 5e5}
+
+
+def test_flags_each_cause_alone():
+    assert c.saturation_flags(1e5, TAU, **SAT) == PointFlag.NONE
+    # 2e5 cps with 1 us dead time: 20 % loss, corrected rate 2.5e5 under the linear limit.
+    assert c.saturation_flags(2e5, 1e-6, **SAT) == PointFlag.LOSS
+    # 6e5 cps with 10 ns: 0.6 % loss, but the channeltron is beyond its linear range.
+    assert c.saturation_flags(6e5, 10e-9, **SAT) == PointFlag.RATE
+    assert c.saturation_flags(1e3, TAU, **SAT, overflow=True) == PointFlag.OVERFLOW
+    assert c.saturation_flags(np.nan, TAU, **SAT) == PointFlag.OVERFLOW
+    assert c.saturation_flags(-5.0, TAU, **SAT) == PointFlag.OVERFLOW
+    # No true rate explains the reading: LOSS (the limit set high to see it alone).
+    assert c.saturation_flags(1e7, TAU, max_loss_fraction=0.1, linear_limit_cps=1e9) == PointFlag.LOSS
+    assert (
+        c.saturation_flags(1.01 / (math.e * TAU), TAU, "paralyzable", max_loss_fraction=0.9, linear_limit_cps=1e9)
+        == PointFlag.LOSS
+    )
+
+
+def test_flags_threshold_is_strict():
+    # m tau = 2^17 * 2^-20 = 0.125 exactly: a loss equal to the limit is accepted.
+    tau, m = 2.0**-20, 2.0**17
+    assert c.loss_fraction(m, tau) == 0.125
+    assert c.saturation_flags(m, tau, max_loss_fraction=0.125, linear_limit_cps=1e9) == PointFlag.NONE
+    assert c.saturation_flags(m, tau, max_loss_fraction=0.1249, linear_limit_cps=1e9) == PointFlag.LOSS
+
+
+def test_rate_flag_uses_the_rate_the_channeltron_sees():
+    # recorded 4.8e5 (< limit), dead-time corrected 4.8e5/0.952 = 5.04e5 (> limit)
+    assert c.saturation_flags(4.8e5, TAU, **SAT) == PointFlag.RATE
+    assert c.saturation_flags(4.7e5, TAU, **SAT) == PointFlag.NONE
+
+
+def test_flags_combined():
+    flags = c.saturation_flags(2e6, TAU, **SAT)  # 20 % loss and 2.5e6 cps at the channeltron
+    assert flags == PointFlag.LOSS | PointFlag.RATE
+    assert flags.saturated and flags.describe() == "LOSS|RATE"
+    everything = c.saturation_flags(2e6, TAU, **SAT, overflow=True)
+    assert everything == PointFlag.LOSS | PointFlag.RATE | PointFlag.OVERFLOW
+    assert isinstance(everything, PointFlag)
+
+
+def test_flags_array_version():
+    m = np.array([1e5, 2e6, 6e5, 1e3, np.nan])
+    overflow = np.array([False, False, False, True, False])
+    flags = c.saturation_flags(m, np.array([TAU, TAU, 10e-9, TAU, TAU]), **SAT, overflow=overflow)
+    assert flags.dtype == np.uint8
+    assert flags.tolist() == [0, PointFlag.LOSS | PointFlag.RATE, PointFlag.RATE, PointFlag.OVERFLOW, PointFlag.OVERFLOW]
+
+
+# --------------------------------------------------------------------------- effective volume, relative DCS
+
+ANGLES = [20.0, 30.0, 50.0]
+FACTORS = [1.2, 1.0, 0.9]
+
+
+def test_effective_volume_interpolates_linearly_in_angle():
+    assert c.effective_volume_factor(25.0, ANGLES, FACTORS) == pytest.approx(1.1)
+    assert c.effective_volume_factor(40.0, ANGLES, FACTORS) == pytest.approx(0.95)
+    assert c.effective_volume_factor(30.0, ANGLES, FACTORS) == 1.0
+    np.testing.assert_allclose(c.effective_volume_factor([20.0, 45.0, 50.0], ANGLES, FACTORS), [1.2, 0.925, 0.9])
+    # order of the table rows does not matter
+    assert c.effective_volume_factor(25.0, ANGLES[::-1], FACTORS[::-1]) == pytest.approx(1.1)
+    # readback rounding at the edge is tolerated
+    assert c.effective_volume_factor(50.0 + 1e-9, ANGLES, FACTORS) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("angle", [15.0, 50.5, np.nan])
+def test_effective_volume_outside_table_raises(angle):
+    with pytest.raises(ValueError, match=r"outside the effective-volume table range 20-50 deg") as err:
+        c.effective_volume_factor(angle, ANGLES, FACTORS)
+    assert f"{angle:g}" in str(err.value)
+
+
+def test_effective_volume_array_with_one_angle_outside_raises_naming_it():
+    with pytest.raises(ValueError, match=r"angle 55 deg outside"):
+        c.effective_volume_factor([25.0, 55.0], ANGLES, FACTORS)
+
+
+def test_effective_volume_bad_table():
+    with pytest.raises(ValueError, match="more than once"):
+        c.effective_volume_factor(25.0, [20.0, 20.0, 30.0], FACTORS)
+    with pytest.raises(ValueError, match="as many factors as angles"):
+        c.effective_volume_factor(25.0, ANGLES, [1.0, 1.0])
+
+
+def test_relative_dcs():
+    value, sigma = c.relative_dcs(200.0, 200.0, 100e-9, 0.5, 1.1)
+    assert value == pytest.approx(4.4)
+    assert sigma == pytest.approx(1.1 * math.sqrt(200) / 50)
+    values, sigmas = c.relative_dcs(np.array([200.0, 100.0]), np.array([200.0, 100.0]), 100e-9, 0.5, [1.0, 2.0])
+    np.testing.assert_allclose(values, [4.0, 4.0])
+    np.testing.assert_allclose(sigmas, [math.sqrt(200) / 50, 2 * math.sqrt(100) / 50])
+
+
+# --------------------------------------------------------------------------- stability, shape normalisation
+
+
+def test_short_term_stability_hand_values():
+    assert c.short_term_stability([100, 100, 100, 100], 0.5) == (0.0, 0.0)
+    chi2, excess = c.short_term_stability([90, 110, 90, 110], 0.5)
+    # mean 100, sample variance 400/3: chi2_red = 4/3, excess = sqrt(100/3)/100
+    assert chi2 == pytest.approx(4 / 3)
+    assert excess == pytest.approx(math.sqrt(100 / 3) / 100)
+    assert np.isnan(c.short_term_stability([5], 1.0)).all()
+    assert np.isnan(c.short_term_stability([0, 0, 0], 1.0)).all()
+
+
+def test_short_term_stability_by_monte_carlo():
+    rng = np.random.default_rng(3)
+    poisson = rng.poisson(1000.0, size=(4000, 10))
+    chi2, excess = c.short_term_stability(poisson, 0.1)
+    assert chi2.shape == excess.shape == (4000,)
+    assert chi2.mean() == pytest.approx(1.0, abs=0.02)
+    # 5 % multiplicative drift between sub-gates on top of Poisson
+    drifting = rng.poisson(1000.0 * (1 + 0.05 * rng.standard_normal((4000, 10))))
+    chi2, excess = c.short_term_stability(drifting, 0.1)
+    assert chi2.mean() == pytest.approx(1 + 0.05**2 * 1000, rel=0.03)
+    assert np.sqrt(np.mean(excess**2)) == pytest.approx(0.05, rel=0.05)
+
+
+def test_normalise_per_energy_to_unit_mean():
+    values = np.array([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0]])
+    sigmas = 0.1 * values
+    v, s = c.normalise_per_energy(values, sigmas)
+    np.testing.assert_allclose(v, [[0.5, 1.0, 1.5]] * 2)
+    np.testing.assert_allclose(s, [[0.05, 0.1, 0.15]] * 2)
+    v, _ = c.normalise_per_energy(values.T, sigmas.T, axis=0)
+    np.testing.assert_allclose(v, [[0.5, 0.5], [1.0, 1.0], [1.5, 1.5]])
+    v, _ = c.normalise_per_energy([2.0, np.nan, 4.0], [0.1, 0.1, 0.1])  # nan points ignored
+    np.testing.assert_allclose(v, [2 / 3, np.nan, 4 / 3])
+    assert np.isnan(c.normalise_per_energy([-1.0, 0.5], [0.1, 0.1])[0]).all()
