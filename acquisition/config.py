@@ -434,12 +434,12 @@ def read_source(path: str | Path) -> tuple[Path, str]:
         raise ConfigError.single(path, "", MISSING, f"cannot read the file: {exc}") from exc
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """Plain data (dict, list, str, int, float, bool, None) for a run file."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value
@@ -565,7 +565,7 @@ class InstrumentConfig:
         return self.options.get(name, default)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(
+        return plain_data(
             {
                 "name": self.name,
                 "model": self.model,
@@ -656,7 +656,7 @@ class TuneTable:
         return {name: values[lo] + w * (values[hi] - values[lo]) for name, values in self.potentials.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain({"mode": self.mode, "energies_eV": self.energies_eV, "potentials": self.potentials})
+        return plain_data({"mode": self.mode, "energies_eV": self.energies_eV, "potentials": self.potentials})
 
 
 @dataclass(frozen=True)
@@ -770,14 +770,14 @@ class ApparatusConfig:
         return {
             "source": self.source,
             "instruments": {n: i.to_dict() for n, i in self.instruments.items()},
-            "electrodes": {n: _plain(vars(e)) for n, e in self.electrodes.items()},
+            "electrodes": {n: plain_data(vars(e)) for n, e in self.electrodes.items()},
             "tune": self.tune.to_dict(),
-            "detector": _plain(vars(self.detector)),
-            "beam": _plain(vars(self.beam)),
-            "gas_line": _plain(vars(self.gas_line)),
-            "gases": {n: _plain(vars(g)) for n, g in self.gases.items()},
-            "interlocks": _plain(vars(self.interlocks)),
-            "effective_volume": None if self.effective_volume is None else _plain(vars(self.effective_volume)),
+            "detector": plain_data(vars(self.detector)),
+            "beam": plain_data(vars(self.beam)),
+            "gas_line": plain_data(vars(self.gas_line)),
+            "gases": {n: plain_data(vars(g)) for n, g in self.gases.items()},
+            "interlocks": plain_data(vars(self.interlocks)),
+            "effective_volume": None if self.effective_volume is None else plain_data(vars(self.effective_volume)),
         }
 
 

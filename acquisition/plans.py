@@ -1,0 +1,493 @@
+"""Scan plans: what to measure, in which order, for how long.
+
+A plan is a TOML file validated into a frozen :class:`Plan` before anything moves;
+problems are reported like the apparatus file's (:class:`~acquisition.config.ConfigError`:
+file, key path, value, what is allowed; every problem at once; unknown keys with a
+"did you mean").  Given the apparatus, a plan is also checked against it: energies
+the tune table covers, angles inside the goniometer's limits, a gas the apparatus
+knows, a sub-gate the counter can do.
+
+Layout (``examples/isoflurane_overnight.toml`` is an annotated one)::
+
+    [metadata]    sample (required), operator, notes
+    [scan]        gas, energies_eV, angles_deg (list or {start, stop, step}), sweeps,
+                  order = "energy-major", alternate_angles = true
+    [counting]    dwell_s (+ background_dwell_s) OR target_precision + max_time_s; subgate_s
+    [background]  mode = "every" | "every_nth" (with n) | "none"
+    [settle]      energy_s, angle_s, gas_s
+
+Execution order (:meth:`Plan.points`), ``order = "energy-major"``: for each sweep, for
+each energy in the order given, every angle.  One run through the angles at one
+energy is a *pass*; pass ``p = sweep * len(energies) + energy_index``.  With
+``alternate_angles`` (the default) even passes run the angle list as given and odd
+passes run it backward, so every pass starts at the angle where the previous one
+ended: the goniometer never travels back across the range, neither between energies
+nor between sweeps.  Without it every pass runs the list as given.
+
+Background (side leak, same gas load) is measured right after the signal of a point
+when :meth:`BackgroundConfig.at` says so: at every angle (``"every"``), at angles whose
+*index in the angle list* is a multiple of ``n`` plus always the last angle
+(``"every_nth"``; the same angles in both directions; the engine interpolates the
+others), or never (``"none"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import (
+    MISSING,
+    ApparatusConfig,
+    ConfigError,
+    Reader,
+    Table,
+    plain_data,
+    driver_default,
+    one_of,
+    read_source,
+    show,
+    suggestion,
+)
+
+__all__ = [
+    "BackgroundConfig",
+    "ConfigError",
+    "CountingConfig",
+    "Metadata",
+    "Plan",
+    "PlannedPoint",
+    "ScanConfig",
+    "SettleConfig",
+    "load_plan",
+    "parse_plan",
+]
+
+log = logging.getLogger(__name__)
+
+ORDERS = ("energy-major",)
+BACKGROUND_MODES = ("every", "every_nth", "none")
+
+#: angles from a {start, stop, step} range are rounded to this many decimals, so that
+#: 25 + 3 * 0.1 is 25.3 and not 25.300000000000001
+_ANGLE_DECIMALS = 9
+#: relative slack when checking that a length is a whole number of steps or sub-gates
+_WHOLE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class PlannedPoint:
+    """One (sweep, energy, angle) of a plan, in execution order."""
+
+    sweep: int
+    energy_index: int
+    angle_index: int
+    energy_eV: float
+    angle_deg: float
+    measure_background: bool
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        """(sweep, energy_index, angle_index): unique within a plan (resuming uses it)."""
+        return (self.sweep, self.energy_index, self.angle_index)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    sample: str
+    operator: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    gas: str
+    energies_eV: tuple[float, ...]
+    angles_deg: tuple[float, ...]
+    sweeps: int = 1
+    order: str = "energy-major"
+    alternate_angles: bool = True
+
+
+@dataclass(frozen=True)
+class CountingConfig:
+    """Gate times.  Exactly one of ``dwell_s`` / ``target_precision`` is set.
+
+    ``dwell_s`` mode: the signal is counted for ``dwell_s`` and the background for
+    ``background_dwell_s``, both whole numbers of sub-gates.  ``target_precision``
+    mode: count in sub-gates until the net rate's relative uncertainty reaches
+    ``target_precision`` or signal plus background time reaches ``max_time_s`` (a whole
+    number of sub-gates); the engine chooses the signal/background split from the rates.
+    """
+
+    subgate_s: float
+    dwell_s: float | None = None
+    background_dwell_s: float | None = None
+    target_precision: float | None = None
+    max_time_s: float | None = None
+
+    @property
+    def mode(self) -> str:
+        """``"dwell"`` or ``"target_precision"``."""
+        return "dwell" if self.dwell_s is not None else "target_precision"
+
+    @property
+    def signal_subgates(self) -> int | None:
+        return None if self.dwell_s is None else round(self.dwell_s / self.subgate_s)
+
+    @property
+    def background_subgates(self) -> int | None:
+        return None if self.background_dwell_s is None else round(self.background_dwell_s / self.subgate_s)
+
+
+@dataclass(frozen=True)
+class BackgroundConfig:
+    mode: str = "every"
+    n: int | None = None  #: only for ``"every_nth"``
+
+    def at(self, angle_index: int, n_angles: int) -> bool:
+        """Whether the point at ``angle_index`` (of ``n_angles``) measures background."""
+        if self.mode == "every":
+            return True
+        if self.mode == "none":
+            return False
+        return angle_index % self.n == 0 or angle_index == n_angles - 1
+
+
+@dataclass(frozen=True)
+class SettleConfig:
+    """Waits before counting after a change.
+
+    ``gas_s`` follows a needle / side-leak switch; the apparatus' own
+    ``gas_line.settle_s`` is the hardware minimum, and the longer of the two applies.
+    """
+
+    energy_s: float = 10.0
+    angle_s: float = 2.0
+    gas_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated plan; ``text`` is the file as read (for the run file)."""
+
+    source: str
+    metadata: Metadata
+    scan: ScanConfig
+    counting: CountingConfig
+    background: BackgroundConfig
+    settle: SettleConfig
+    text: str
+
+    def angle_order(self, sweep: int, energy_index: int) -> list[int]:
+        """Angle indices in the order the pass (sweep, energy_index) measures them."""
+        n = len(self.scan.angles_deg)
+        p = sweep * len(self.scan.energies_eV) + energy_index
+        forward = not self.scan.alternate_angles or p % 2 == 0
+        return list(range(n)) if forward else list(range(n - 1, -1, -1))
+
+    def points(self) -> list[PlannedPoint]:
+        """Every point in execution order (see the module docstring)."""
+        scan = self.scan
+        n_angles = len(scan.angles_deg)
+        out = []
+        for sweep in range(scan.sweeps):
+            for ie, energy in enumerate(scan.energies_eV):
+                for ia in self.angle_order(sweep, ie):
+                    out.append(
+                        PlannedPoint(
+                            sweep=sweep,
+                            energy_index=ie,
+                            angle_index=ia,
+                            energy_eV=energy,
+                            angle_deg=scan.angles_deg[ia],
+                            measure_background=self.background.at(ia, n_angles),
+                        )
+                    )
+        return out
+
+    @property
+    def n_points(self) -> int:
+        return self.scan.sweeps * len(self.scan.energies_eV) * len(self.scan.angles_deg)
+
+    def estimate_duration_s(
+        self, goniometer_speed_deg_s: float = 5.0, apparatus: ApparatusConfig | None = None
+    ) -> float:
+        """Rough beam time of the plan: gates, settles, goniometer travel.
+
+        Counts an energy settle per energy change, travel plus an angle settle per angle
+        change, a gas settle per valve switch (the needle stays open between points
+        without background), and the gates (``max_time_s`` per point in target-precision
+        mode: an upper bound).  Ignores high-voltage ramps, filament warm-up and
+        interlock waits.
+        """
+        gas_s = self.settle.gas_s
+        if apparatus is not None:
+            gas_s = max(gas_s, apparatus.gas_line.settle_s)
+        c = self.counting
+        total = 0.0
+        valve = None
+        energy = angle = None
+        for point in self.points():
+            if point.energy_eV != energy:
+                total += self.settle.energy_s
+                energy = point.energy_eV
+            if point.angle_deg != angle:
+                travel = 0.0 if angle is None else abs(point.angle_deg - angle) / goniometer_speed_deg_s
+                total += travel + self.settle.angle_s
+                angle = point.angle_deg
+            if valve != "needle":
+                total += gas_s
+                valve = "needle"
+            if c.mode == "dwell":
+                total += c.dwell_s
+                if point.measure_background:
+                    total += gas_s + c.background_dwell_s
+                    valve = "side_leak"
+            else:
+                total += c.max_time_s
+                if point.measure_background:
+                    total += gas_s
+                    valve = "side_leak"
+        return total
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (no ``text``) for the run file."""
+        return {
+            "source": self.source,
+            "metadata": plain_data(vars(self.metadata)),
+            "scan": plain_data(vars(self.scan)),
+            "counting": plain_data(vars(self.counting)),
+            "background": plain_data(vars(self.background)),
+            "settle": plain_data(vars(self.settle)),
+            "n_points": self.n_points,
+        }
+
+
+# ====================================================================== parsing
+
+_TOP_KEYS = ("metadata", "scan", "counting", "background", "settle")
+_SCAN_KEYS = ("gas", "energies_eV", "angles_deg", "sweeps", "order", "alternate_angles")
+_COUNTING_KEYS = ("dwell_s", "background_dwell_s", "target_precision", "max_time_s", "subgate_s")
+
+
+def load_plan(path: str | Path, apparatus: ApparatusConfig | None = None) -> Plan:
+    """Read and validate a plan file (against ``apparatus`` when given)."""
+    path, text = read_source(path)
+    return parse_plan(text, source=str(path), apparatus=apparatus)
+
+
+def parse_plan(text: str, source: str = "<string>", apparatus: ApparatusConfig | None = None) -> Plan:
+    """Validate plan TOML ``text``; raises :class:`ConfigError` listing every problem."""
+    reader = Reader(source)
+    root = reader.parse(text)
+    if root is None:
+        reader.raise_if_errors()
+    root.reject_unknown(_TOP_KEYS, what="section")
+    metadata = _metadata(root)
+    scan, angles_table = _scan(root)
+    counting = _counting(root)
+    background = _background(root)
+    settle = _settle(root)
+    if apparatus is not None:
+        _check_against(root, apparatus, scan, angles_table, counting)
+    reader.raise_if_errors()
+    plan = Plan(source, metadata, scan, counting, background, settle, text)
+    log.debug("plan %s: %d points", source, plan.n_points)
+    return plan
+
+
+def _metadata(root: Table) -> Metadata | None:
+    t = root.table("metadata", ("sample", "operator", "notes"), what="sample, operator, notes")
+    if t is None:
+        return None
+    sample = t.string("sample", what="what is in the gas line")
+    operator = t.text("operator", default="")
+    notes = t.text("notes", default="")
+    if None in (sample, operator, notes):
+        return None
+    return Metadata(sample, operator, notes)
+
+
+def _scan(root: Table) -> tuple[ScanConfig | None, Table | None]:
+    t = root.table("scan", _SCAN_KEYS)
+    if t is None:
+        return None, None
+    gas = t.string("gas", what="a gas of the apparatus file")
+    energies = t.number_list("energies_eV", gt=0, unique=True, what="eV, measured in this order")
+    angles, angles_table = _angles(t)
+    sweeps = t.integer("sweeps", default=1, ge=1)
+    order = t.string("order", default="energy-major", choices=ORDERS)
+    alternate = t.boolean("alternate_angles", default=True)
+    if None in (gas, energies, angles, sweeps, order, alternate):
+        return None, angles_table
+    return ScanConfig(gas, energies, angles, sweeps, order, alternate), angles_table
+
+
+def _angles(scan: Table) -> tuple[tuple[float, ...] | None, Table | None]:
+    """``angles_deg`` as a list, or as ``{start, stop, step}`` with ``stop`` included."""
+    value = scan.data.get("angles_deg", MISSING)
+    if not isinstance(value, dict):
+        angles = scan.number_list("angles_deg", ge=0, le=180, unique=True, what="degrees, measured in this order")
+        return angles, None
+    t = scan.table("angles_deg", ("start", "stop", "step"))
+    start = t.number("start", ge=0, le=180, what="degrees")
+    stop = t.number("stop", ge=0, le=180, what="degrees, included")
+    step = t.number("step", gt=0, what="degrees")
+    if None in (start, stop, step):
+        return None, t
+    if stop < start:
+        t.error("stop", stop, f"must be >= start = {show(start)} (the range goes up; alternation runs it down)")
+        return None, t
+    steps = (stop - start) / step
+    n = round(steps)
+    if abs(steps - n) > _WHOLE_TOLERANCE * max(1.0, steps):
+        lower = start + math.floor(steps) * step
+        t.error(
+            "stop",
+            stop,
+            f"must be start plus a whole number of steps of {show(step)} deg "
+            f"(e.g. {show(round(lower, 6))} or {show(round(lower + step, 6))})",
+        )
+        return None, t
+    return tuple(round(start + k * step, _ANGLE_DECIMALS) for k in range(n + 1)), t
+
+
+def _whole_subgates(t: Table, name: str, length_s: float | None, subgate_s: float | None) -> bool:
+    """Check that ``length_s`` is a whole number (>= 1) of sub-gates; record an issue if not."""
+    if length_s is None or subgate_s is None:
+        return True
+    ratio = length_s / subgate_s
+    n = round(ratio)
+    if n >= 1 and abs(ratio - n) <= _WHOLE_TOLERANCE * max(1.0, ratio):
+        return True
+    if ratio < 1:
+        t.error(name, length_s, f"must be at least one sub-gate: >= subgate_s = {show(subgate_s)}")
+    else:
+        below = math.floor(ratio) * subgate_s
+        t.error(
+            name,
+            length_s,
+            f"must be a whole number of sub-gates of subgate_s = {show(subgate_s)} s "
+            f"(e.g. {show(round(below, 9))} or {show(round(below + subgate_s, 9))})",
+        )
+    return False
+
+
+def _counting(root: Table) -> CountingConfig | None:
+    t = root.table("counting", _COUNTING_KEYS)
+    if t is None:
+        return None
+    subgate = t.number("subgate_s", gt=0, what="seconds per sub-gate")
+    has_dwell, has_target = t.has("dwell_s"), t.has("target_precision")
+    if has_dwell and has_target:
+        t.error("target_precision", t.data["target_precision"], "give either dwell_s or target_precision, not both")
+        return None
+    if not has_dwell and not has_target:
+        t.error("dwell_s", MISSING, "required: dwell_s (seconds per point) or target_precision (with max_time_s)")
+        return None
+    if has_dwell:
+        if t.has("max_time_s"):
+            t.error(
+                "max_time_s", t.data["max_time_s"], "only used with target_precision; with dwell_s the gate is fixed"
+            )
+        dwell = t.number("dwell_s", gt=0, what="seconds of signal per point")
+        background = t.number("background_dwell_s", default=dwell, gt=0, what="seconds; default dwell_s")
+        ok = _whole_subgates(t, "dwell_s", dwell, subgate)
+        if t.has("background_dwell_s"):
+            ok = _whole_subgates(t, "background_dwell_s", background, subgate) and ok
+        if not ok or None in (subgate, dwell, background) or t.has("max_time_s"):
+            return None
+        return CountingConfig(subgate_s=subgate, dwell_s=dwell, background_dwell_s=background)
+    if t.has("background_dwell_s"):
+        t.error(
+            "background_dwell_s",
+            t.data["background_dwell_s"],
+            "only used with dwell_s; with target_precision the split follows the rates",
+        )
+    precision = t.number("target_precision", gt=0, lt=1, what="relative uncertainty of the net rate, e.g. 0.02")
+    max_time = t.number("max_time_s", gt=0, what="seconds of signal + background per point at most")
+    ok = _whole_subgates(t, "max_time_s", max_time, subgate)
+    if not ok or None in (subgate, precision, max_time) or t.has("background_dwell_s"):
+        return None
+    return CountingConfig(subgate_s=subgate, target_precision=precision, max_time_s=max_time)
+
+
+def _background(root: Table) -> BackgroundConfig | None:
+    t = root.table("background", ("mode", "n"), required=False)
+    if t is None:
+        return BackgroundConfig()
+    mode = t.string("mode", default="every", choices=BACKGROUND_MODES)
+    if mode == "every_nth":
+        n = t.integer("n", ge=1, what="background at angle indices 0, n, 2n, ... and the last")
+        return None if n is None else BackgroundConfig(mode, n)
+    if t.has("n"):
+        t.error("n", t.data["n"], "only used with mode = 'every_nth'")
+        return None
+    return None if mode is None else BackgroundConfig(mode)
+
+
+def _settle(root: Table) -> SettleConfig | None:
+    t = root.table("settle", ("energy_s", "angle_s", "gas_s"), required=False)
+    if t is None:
+        return SettleConfig()
+    energy = t.number("energy_s", default=SettleConfig.energy_s, ge=0, what="seconds after an energy change")
+    angle = t.number("angle_s", default=SettleConfig.angle_s, ge=0, what="seconds after the goniometer stops")
+    gas = t.number("gas_s", default=SettleConfig.gas_s, ge=0, what="seconds after a needle / side-leak switch")
+    if None in (energy, angle, gas):
+        return None
+    return SettleConfig(energy, angle, gas)
+
+
+def _check_against(
+    root: Table,
+    apparatus: ApparatusConfig,
+    scan: ScanConfig | None,
+    angles_table: Table | None,
+    counting: CountingConfig | None,
+) -> None:
+    """Issues where the plan asks for what this apparatus cannot do."""
+    where = f"(apparatus {apparatus.source})"
+    reader = root.reader
+    raw = root.data.get("scan")
+    raw = raw if isinstance(raw, dict) else {}
+    gas = raw.get("gas")
+    if isinstance(gas, str) and gas not in apparatus.gases:
+        hint = suggestion(gas, apparatus.gases)
+        reader.error("scan.gas", gas, f"unknown gas; {hint}must be one of {one_of(apparatus.gases)} {where}")
+    energies = raw.get("energies_eV")
+    if isinstance(energies, list):
+        tune = apparatus.tune
+        for i, energy in enumerate(energies):
+            if isinstance(energy, (int, float)) and not isinstance(energy, bool) and not tune.allows(energy):
+                reader.error(f"scan.energies_eV[{i}]", energy, f"must be {tune.describe()} {where}")
+    lo, hi = apparatus.angle_limits_deg
+    if scan is not None and lo is not None and hi is not None:
+        limits = f"must be within the goniometer limits {show(lo)}..{show(hi)} deg {where}"
+        if angles_table is not None:
+            for name, angle in (("start", scan.angles_deg[0]), ("stop", scan.angles_deg[-1])):
+                if not lo <= angle <= hi:
+                    angles_table.error(name, angles_table.data[name], limits)
+        else:
+            for i, angle in enumerate(scan.angles_deg):
+                if not lo <= angle <= hi:
+                    reader.error(f"scan.angles_deg[{i}]", raw["angles_deg"][i], limits)
+    counter = apparatus.instruments.get("counter")
+    if counting is not None and counter is not None:
+        shortest = counter.option("min_gate_s", driver_default(counter.model, "min_gate_s"))
+        longest = counter.option("max_gate_s", driver_default(counter.model, "max_gate_s"))
+        if shortest is not None and counting.subgate_s < shortest:
+            reader.error(
+                "counting.subgate_s",
+                counting.subgate_s,
+                f"must be >= the counter's min_gate_s = {show(shortest)} {where}",
+            )
+        if longest is not None and counting.subgate_s > longest:
+            reader.error(
+                "counting.subgate_s",
+                counting.subgate_s,
+                f"must be <= the counter's max_gate_s = {show(longest)} {where}",
+            )
