@@ -50,10 +50,10 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import h5py
 import numpy as np
@@ -78,17 +78,17 @@ from acquisition.events import (
 )
 
 __all__ = [
-    "FILE_VERSION",
-    "LIBVER",
-    "GATES",
     "DERIVED_UNITS",
+    "FILE_VERSION",
+    "GATES",
+    "LIBVER",
     "POINT_COLUMNS",
-    "RunWriter",
     "RunData",
-    "read_run",
-    "export_csv",
-    "clear_status_flags",
+    "RunWriter",
     "StorageError",
+    "clear_status_flags",
+    "export_csv",
+    "read_run",
 ]
 
 log = logging.getLogger(__name__)
@@ -180,10 +180,7 @@ POINT_COLUMNS: tuple[Column, ...] = (
     Column("angle", "f8", "deg", "nominal scattering angle", float("nan")),
     *_gate_columns("signal"),
     *_gate_columns("background"),
-    *(
-        Column(k, "f8", u, f"derived: {k}", float("nan"))
-        for k, u in DERIVED_UNITS.items()
-    ),
+    *(Column(k, "f8", u, f"derived: {k}", float("nan")) for k, u in DERIVED_UNITS.items()),
     Column("flags", "u1", None, "PointFlag bits: " + ", ".join(f"{f.name}={int(f)}" for f in PointFlag if f), 0),
     Column("attempts", "i4", None, "how many times the point was started", 0),
     Column("session", "i4", None, "writer session (0 = first; +1 per resume): t_* restart with each", -1),
@@ -233,11 +230,11 @@ def _parse_utc(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _now_utc() -> str:
-    return utc_iso(datetime.now(timezone.utc))
+    return utc_iso(datetime.now(UTC))
 
 
 def _nexus_name(text: str) -> str:
@@ -410,37 +407,51 @@ def _rot(x: int, k: int) -> int:
     return ((x << k) | (x >> (32 - k))) & _M32
 
 
+def _mix(a: int, b: int, c: int) -> tuple[int, int, int]:
+    a = ((a - c) & _M32) ^ _rot(c, 4)
+    c = (c + b) & _M32
+    b = ((b - a) & _M32) ^ _rot(a, 6)
+    a = (a + c) & _M32
+    c = ((c - b) & _M32) ^ _rot(b, 8)
+    b = (b + a) & _M32
+    a = ((a - c) & _M32) ^ _rot(c, 16)
+    c = (c + b) & _M32
+    b = ((b - a) & _M32) ^ _rot(a, 19)
+    a = (a + c) & _M32
+    c = ((c - b) & _M32) ^ _rot(b, 4)
+    b = (b + a) & _M32
+    return a, b, c
+
+
+def _final(a: int, b: int, c: int) -> int:
+    c = ((c ^ b) - _rot(b, 14)) & _M32
+    a = ((a ^ c) - _rot(c, 11)) & _M32
+    b = ((b ^ a) - _rot(a, 25)) & _M32
+    c = ((c ^ b) - _rot(b, 16)) & _M32
+    a = ((a ^ c) - _rot(c, 4)) & _M32
+    b = ((b ^ a) - _rot(a, 14)) & _M32
+    return ((c ^ b) - _rot(b, 24)) & _M32
+
+
 def lookup3(data: bytes, initval: int = 0) -> int:
-    """Bob Jenkins' lookup3 ``hashlittle``: the checksum of HDF5 metadata."""
+    """Bob Jenkins' lookup3 ``hashlittle``: the checksum of HDF5 metadata
+    (``H5_checksum_lookup3``)."""
     length = len(data)
     a = b = c = (0xDEADBEEF + length + initval) & _M32
     i = 0
-    while length > 12:
+    while length - i > 12:
         a = (a + int.from_bytes(data[i : i + 4], "little")) & _M32
         b = (b + int.from_bytes(data[i + 4 : i + 8], "little")) & _M32
         c = (c + int.from_bytes(data[i + 8 : i + 12], "little")) & _M32
-        a = (a - c) & _M32; a ^= _rot(c, 4); c = (c + b) & _M32  # noqa: E702
-        b = (b - a) & _M32; b ^= _rot(a, 6); a = (a + c) & _M32  # noqa: E702
-        c = (c - b) & _M32; c ^= _rot(b, 8); b = (b + a) & _M32  # noqa: E702
-        a = (a - c) & _M32; a ^= _rot(c, 16); c = (c + b) & _M32  # noqa: E702
-        b = (b - a) & _M32; b ^= _rot(a, 19); a = (a + c) & _M32  # noqa: E702
-        c = (c - b) & _M32; c ^= _rot(b, 4); b = (b + a) & _M32  # noqa: E702
-        length -= 12
+        a, b, c = _mix(a, b, c)
         i += 12
-    if length == 0:
+    if length == i:  # nothing left (only for empty input): no final mixing
         return c
-    tail = data[i:] + bytes(12 - length)
+    tail = data[i:] + bytes(12 - (length - i))  # the last 1..12 bytes, zero-padded
     a = (a + int.from_bytes(tail[0:4], "little")) & _M32
     b = (b + int.from_bytes(tail[4:8], "little")) & _M32
     c = (c + int.from_bytes(tail[8:12], "little")) & _M32
-    c ^= b; c = (c - _rot(b, 14)) & _M32  # noqa: E702
-    a ^= c; a = (a - _rot(c, 11)) & _M32  # noqa: E702
-    b ^= a; b = (b - _rot(a, 25)) & _M32  # noqa: E702
-    c ^= b; c = (c - _rot(b, 16)) & _M32  # noqa: E702
-    a ^= c; a = (a - _rot(c, 4)) & _M32  # noqa: E702
-    b ^= a; b = (b - _rot(a, 14)) & _M32  # noqa: E702
-    c ^= b; c = (c - _rot(b, 24)) & _M32  # noqa: E702
-    return c
+    return _final(a, b, c)
 
 
 def _clear_superblock(path: Path) -> bool:
@@ -611,7 +622,7 @@ class RunWriter:
         elif isinstance(event, Monitor):
             self.write_monitor(event)
         elif isinstance(event, Suspended):
-            where = "" if event.point is None else " at (sweep, energy_index, angle_index) = %s" % (event.point,)
+            where = "" if event.point is None else f" at (sweep, energy_index, angle_index) = {event.point}"
             self.write_log("suspended", event.t, event.utc, event.reason + where)
         elif isinstance(event, Resumed):
             self.write_log("resumed", event.t, event.utc, event.reason)
@@ -642,7 +653,9 @@ class RunWriter:
         key = (p.sweep, p.energy_index, p.angle_index)
         if key in self._done:
             # keep the data (it was measured) but say so: done_keys() stays a set
-            self.write_log("message", float("nan"), p.signal.utc_start, f"warning: point {key} written again (seq {p.seq})")
+            self.write_log(
+                "message", float("nan"), p.signal.utc_start, f"warning: point {key} written again (seq {p.seq})"
+            )
         row = self._row(p)
         for g in GATES:
             gate: Gate | None = getattr(p, g)
@@ -705,7 +718,7 @@ class RunWriter:
                 self._lock.close()  # releases the advisory lock
         log.info("run file %s closed: %s (%d points)", self.path, stop.status, self._n)
 
-    def __enter__(self) -> RunWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -806,7 +819,7 @@ def _hold_writer_lock(path: Path):
     when the process dies, even by kill -9."""
     if fcntl is None:
         return None
-    fh = open(path, "rb")
+    fh = open(path, "rb")  # noqa: SIM115 - held open for the writer's lifetime
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError:
@@ -841,7 +854,9 @@ def _build_layout(f: h5py.File, start: RunStart) -> None:
     entry.attrs["NX_class"] = "NXentry"
     entry.attrs["default"] = "rel_dcs"
     entry.attrs["xbeam_file_version"] = np.int32(FILE_VERSION)
-    title = start.metadata.get("title") or start.plan.get("title") or start.plan.get("name") or f"xbeam run {start.run_id}"
+    title = (
+        start.metadata.get("title") or start.plan.get("title") or start.plan.get("name") or f"xbeam run {start.run_id}"
+    )
     _text(entry, "title", str(title))
     _text(entry, "run_id", start.run_id)
     _text(entry, "entry_identifier", start.run_id)
