@@ -818,7 +818,7 @@ def parse_apparatus(text: str, source: str = "<string>", base_dir: str | Path | 
     electrodes = _electrodes(root, instruments)
     # names as declared, so that an electrode with a bad field is still "known" below
     raw = root.data.get("electrodes")
-    declared = list(raw) if isinstance(raw, dict) else None
+    declared = list(raw) if isinstance(raw, dict) and raw else None
     detector = _detector(root, electrodes, declared)
     raw = root.data.get("detector")
     channeltron = raw.get("channeltron_electrode") if isinstance(raw, dict) else None
@@ -899,7 +899,9 @@ def _instruments(root: Table) -> dict[str, InstrumentConfig]:
 def _instrument(name: str, t: Table) -> InstrumentConfig | None:
     model = t.string("model", choices=MODELS)
     known_options = MODEL_OPTIONS.get(model, {}) if model else {}
-    if model:
+    # options are judged against the model; with a wrong model for the role (reported
+    # by _instruments) they would only add misleading "unknown key" lines
+    if model and ROLE_MODELS.get(name, model) == model:
         t.reject_unknown(_COMMON_INSTRUMENT_KEYS + tuple(known_options))
     address = t.string("address", what="VISA resource or pyserial URL")
     if address is not None and not address_ok(address):
@@ -941,21 +943,27 @@ def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[s
     if section is None:
         return {}
     modules = {n: i for n, i in instruments.items() if i.model == HV_MODEL}
+    raw = root.data.get("instruments")
+    declared = raw if isinstance(raw, dict) else None  # None: [instruments] itself is reported
     out: dict[str, ElectrodeConfig] = {}
     used: dict[tuple[str, int], str] = {}
     for name, t in section.subtables("an electrode: module, channel, min_V, max_V, ramp_V_per_s").items():
         t.reject_unknown(_ELECTRODE_KEYS)
         module = t.string("module", what=f"an {HV_MODEL!r} instrument")
         if module is not None and module not in modules:
-            if module in instruments:
+            if declared is None or (module in declared and module not in instruments):
+                pass  # the instrument table is broken and reported on its own
+            elif module in instruments:
                 allowed = (
                     f"instrument {module!r} is a {instruments[module].model!r}, not an {HV_MODEL!r} module; "
                     f"modules: {one_of(modules)}"
                 )
             else:
                 hint = suggestion(module, modules)
-                allowed = f"unknown module; {hint}must be an {HV_MODEL!r} instrument: {one_of(modules)}"
-            t.error("module", module, allowed)
+                choices = one_of(modules) or "none is declared"
+                allowed = f"unknown module; {hint}must be an {HV_MODEL!r} instrument: {choices}"
+            if declared is not None and not (module in declared and module not in instruments):
+                t.error("module", module, allowed)
             module = None
         channels = (
             modules[module].option("channels", _option_default(HV_MODEL, "channels", _DEFAULT_HV_CHANNELS))
@@ -1081,14 +1089,17 @@ def _tune(
             continue
         if not bad:
             potentials[name] = values
-    for name in declared or ():
-        if name != channeltron and name not in rows.data:
-            rows.error(
-                name,
-                MISSING,
-                f"required: every electrode except the channeltron needs a tune row "
-                f"({n or 'one per energy'} potentials)",
-            )
+    missing = [name for name in declared or () if name != channeltron and name not in rows.data]
+    if channeltron not in (declared or ()) and len(missing) == 1:
+        # [detector] names no valid channeltron (reported there): the one electrode
+        # without a row is presumably it
+        missing = []
+    for name in missing:
+        rows.error(
+            name,
+            MISSING,
+            f"required: every electrode except the channeltron needs a tune row ({n or 'one per energy'} potentials)",
+        )
     if mode is None or energies is None:
         return None
     return TuneTable(mode=mode, energies_eV=energies, potentials=potentials, source=source)
