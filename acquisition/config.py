@@ -221,9 +221,11 @@ class Table:
 
     def reject_unknown(self, allowed: Iterable[str], what: str = "key") -> None:
         allowed = list(allowed)
+        absent = [a for a in allowed if a not in self.data]
         for name, value in self.data.items():
             if name not in allowed:
-                hint = suggestion(name, allowed)
+                # a misspelt key usually stands for one that is absent: suggest those first
+                hint = suggestion(name, absent) or suggestion(name, allowed)
                 self.error(name, value, f"unknown {what}; {hint}allowed: {one_of(allowed) or 'none'}")
 
     def _get(self, name: str, default: Any, what: str) -> Any:

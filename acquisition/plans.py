@@ -340,7 +340,7 @@ def _angles(scan: Table) -> tuple[tuple[float, ...] | None, Table | None]:
     if None in (start, stop, step):
         return None, t
     if stop < start:
-        t.error("stop", stop, f"must be >= start = {show(start)} (the range goes up; alternation runs it down)")
+        t.error("stop", t.data["stop"], f"must be >= start = {start:g} (the range goes up; alternation runs it down)")
         return None, t
     steps = (stop - start) / step
     n = round(steps)
@@ -348,9 +348,8 @@ def _angles(scan: Table) -> tuple[tuple[float, ...] | None, Table | None]:
         lower = start + math.floor(steps) * step
         t.error(
             "stop",
-            stop,
-            f"must be start plus a whole number of steps of {show(step)} deg "
-            f"(e.g. {show(round(lower, 6))} or {show(round(lower + step, 6))})",
+            t.data["stop"],
+            f"must be start plus a whole number of steps of {step:g} deg (e.g. {lower:g} or {lower + step:g})",
         )
         return None, t
     return tuple(round(start + k * step, _ANGLE_DECIMALS) for k in range(n + 1)), t
@@ -365,14 +364,13 @@ def _whole_subgates(t: Table, name: str, length_s: float | None, subgate_s: floa
     if n >= 1 and abs(ratio - n) <= _WHOLE_TOLERANCE * max(1.0, ratio):
         return True
     if ratio < 1:
-        t.error(name, length_s, f"must be at least one sub-gate: >= subgate_s = {show(subgate_s)}")
+        t.error(name, t.data[name], f"must be at least one sub-gate: >= subgate_s = {subgate_s:g}")
     else:
         below = math.floor(ratio) * subgate_s
         t.error(
             name,
-            length_s,
-            f"must be a whole number of sub-gates of subgate_s = {show(subgate_s)} s "
-            f"(e.g. {show(round(below, 9))} or {show(round(below + subgate_s, 9))})",
+            t.data[name],
+            f"must be a whole number of sub-gates of subgate_s = {subgate_s:g} s (e.g. {below:g} or {below + subgate_s:g})",
         )
     return False
 

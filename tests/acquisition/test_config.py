@@ -115,7 +115,7 @@ def assert_issue(err: ConfigError, key: str, value: str | None, allowed: str) ->
     lines = str(err).splitlines()
     assert all(line.startswith(f"{err.source}: ") for line in lines), str(err)
     prefix = f"{err.source}: {key}"
-    candidates = [line for line in lines if line.startswith(prefix + " = ") or line.startswith(prefix + ": ")]
+    candidates = [line for line in lines if line.startswith((prefix + " = ", prefix + ": "))]
     assert candidates, f"no line for {key!r} in:\n{err}"
     for line in candidates:
         if (value is None or f"{key} = {value}" in line) and allowed in line:
