@@ -804,9 +804,13 @@ def load_apparatus(path: str | Path) -> ApparatusConfig:
     return parse_apparatus(text, source=str(path), base_dir=path.parent)
 
 
-def parse_apparatus(text: str, source: str = "<string>", base_dir: str | Path | None = None) -> ApparatusConfig:
+def parse_apparatus(
+    text: str, source: str = "<string>", base_dir: str | Path | None = None, *, check_paths: bool = True
+) -> ApparatusConfig:
     """Validate apparatus TOML ``text``; ``base_dir`` resolves relative paths (default: cwd).
 
+    ``check_paths=False`` accepts referenced files (``dcs_table``) that do not exist
+    here: for re-reading the apparatus stored in a run file on another machine.
     Raises :class:`ConfigError` listing every problem.
     """
     reader = Reader(source)
@@ -827,7 +831,7 @@ def parse_apparatus(text: str, source: str = "<string>", base_dir: str | Path | 
     tune = _tune(root, electrodes, declared, channeltron, detector, source)
     beam = _beam(root, instruments)
     gas_line = _gas_line(root, instruments)
-    gases = _gases(root, base)
+    gases = _gases(root, base, check_paths)
     interlocks = _interlocks(root)
     effective_volume = _effective_volume(root)
     reader.raise_if_errors()
@@ -1161,7 +1165,7 @@ def _gas_line(root: Table, instruments: dict[str, InstrumentConfig]) -> GasLineC
     return GasLineConfig(needle, side, settle, chamber, needle_ch)
 
 
-def _gases(root: Table, base: Path) -> dict[str, GasConfig]:
+def _gases(root: Table, base: Path, check_paths: bool = True) -> dict[str, GasConfig]:
     section = root.table("gases", what="one table per gas")
     if section is None:
         return {}
@@ -1175,7 +1179,7 @@ def _gases(root: Table, base: Path) -> dict[str, GasConfig]:
         path = None
         if table is not None:
             path = (base / table).resolve()
-            if not path.is_file():
+            if check_paths and not path.is_file():
                 t.error(
                     "dcs_table",
                     table,

@@ -183,6 +183,14 @@ def test_relative_dcs_table_is_resolved_against_the_file_not_the_cwd(tmp_path, m
     assert config.gases["argon"].dcs_table == (tmp_path / "tables/ar.csv").resolve()
 
 
+def test_stored_text_with_a_missing_table_parses_when_paths_are_not_checked(tmp_path):
+    data = mutate(lab_data(), {"gases.argon.dcs_table": "tables/gone.csv"})
+    with pytest.raises(ConfigError, match="gases.argon.dcs_table"):
+        parse_apparatus(to_toml(data), source="<run file>", base_dir=tmp_path)
+    config = parse_apparatus(to_toml(data), source="<run file>", base_dir=tmp_path, check_paths=False)
+    assert config.gases["argon"].dcs_table == (tmp_path / "tables/gone.csv").resolve()
+
+
 def test_a_file_written_from_the_simulator_world_parses(world):
     """What `xbeam sim` would write: loopback addresses, every TUNE_LAWS row (the
     channeltron row constant at channeltron_V is tolerated and kept out of the tune)."""
