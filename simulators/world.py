@@ -122,6 +122,7 @@ class WorldConfig:
     base_pressure_mbar: float = 1.0e-7
     gas_load_mbar: float = 1.2e-6
     chamber_tau_s: float = 1.5
+    needle_tau_s: float = 0.3  # the directed gas beam forms and vanishes faster than the chamber fills
     needle_line_mbar: float = 0.30
     line_drift: float = 0.004
     line_depletion_per_h: float = 0.002
@@ -306,7 +307,7 @@ class World:
         # goniometer, valves, gas
         self.goniometer = Goniometer(cfg.goniometer_speed_deg_s, cfg.goniometer_travel_deg, t)
         self.relays = [False] * 8
-        self._needle_flow = Lag(0.0, cfg.chamber_tau_s, t)
+        self._needle_flow = Lag(0.0, cfg.needle_tau_s, t)
         self._gas_load = Lag(0.0, cfg.chamber_tau_s, t)
         # drift phases and fault windows
         self._phase = self.rng.uniform(0, 2 * math.pi, size=4)

@@ -1,0 +1,123 @@
+"""In-process apparatus fakes with zero latency: for engine benchmarks and engine tests.
+
+``FakeApparatus`` offers the same operations as :class:`acquisition.apparatus.Apparatus`
+but answers from a few lines of arithmetic instead of instruments, so what a
+benchmark measures is the engine itself.  Monitors can be scripted (``monitor_hook``)
+to trip interlocks at chosen times.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from acquisition.apparatus import GAS_PATHS, MonitorReading
+from acquisition.clock import Clock
+
+__all__ = ["FakeApparatus", "FakeCount"]
+
+
+@dataclass(frozen=True)
+class FakeCount:
+    counts: tuple[int, ...]
+    subgate_s: float
+    completed: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+class FakeApparatus:
+    """Zero-latency stand-in for the apparatus (see module docstring)."""
+
+    def __init__(
+        self,
+        config,
+        clock: Clock,
+        *,
+        rate_cps: float = 2000.0,
+        background_fraction: float = 0.2,
+        poisson: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.rate_cps = rate_cps
+        self.background_fraction = background_fraction
+        self.rng = np.random.default_rng(seed) if poisson else None
+        self.energy_eV: float | None = None
+        self.angle_deg: float | None = None
+        self.gas_path: str | None = None
+        self.channeltron_is_on = False
+        self.monitor_hook = None  # callable(MonitorReading) -> MonitorReading, to script faults
+        self.calls: list[str] = []  # operations in order, for tests of ordering (channeltron first)
+        self.record_calls = False
+
+    def _log(self, what: str) -> None:
+        if self.record_calls:
+            self.calls.append(what)
+
+    def prepare(self) -> None:
+        self._log("prepare")
+        self.channeltron_is_on = True
+
+    def set_energy(self, energy_eV: float) -> None:
+        self._log(f"energy {energy_eV:g}")
+        self.energy_eV = float(energy_eV)
+
+    def move_to(self, angle_deg: float) -> float:
+        self._log(f"angle {angle_deg:g}")
+        self.angle_deg = float(angle_deg)
+        return self.angle_deg
+
+    def select_gas(self, path: str, settle_s: float | None = None) -> None:
+        if path not in GAS_PATHS:
+            raise ValueError(path)
+        self._log(f"gas {path}")
+        self.gas_path = path
+        self.clock.sleep(self.config.gas_line.settle_s if settle_s is None else settle_s)
+
+    def read_monitors(self) -> MonitorReading:
+        gas = self.gas_path in ("needle", "side_leak")
+        reading = MonitorReading(self.clock.now(), 1.0e-7, 1.3e-6 if gas else 1.0e-7, 0.3)
+        return self.monitor_hook(reading) if self.monitor_hook else reading
+
+    def _rate(self) -> float:
+        if not self.channeltron_is_on:
+            return 0.0
+        s = math.sin(math.radians(self.angle_deg or 90.0))
+        rate = self.rate_cps / max(s, 0.1)
+        return rate * (self.background_fraction if self.gas_path == "side_leak" else 1.0)
+
+    def count(self, subgate_s: float, n: int, check=None) -> FakeCount:
+        counts: list[int] = []
+        mean = self._rate() * subgate_s
+        for _ in range(n):
+            self.clock.sleep(subgate_s)
+            counts.append(int(self.rng.poisson(mean)) if self.rng is not None else int(mean))
+            if check is not None and not check(counts):
+                return FakeCount(tuple(counts), subgate_s, False)
+        return FakeCount(tuple(counts), subgate_s, True)
+
+    def channeltron_off_now(self) -> None:
+        self._log("channeltron off")
+        self.channeltron_is_on = False
+
+    def channeltron_on(self) -> None:
+        self._log("channeltron on")
+        self.channeltron_is_on = True
+
+    def safe_state(self, *, filament_off: bool = False) -> list[str]:
+        self._log("safe state")
+        self.channeltron_off_now()
+        self.gas_path = "closed"
+        return []
+
+    def snapshot(self) -> dict:
+        return {"fake": {"model": "FakeApparatus", "rate_cps": self.rate_cps}}
+
+    def close(self) -> None:
+        pass
