@@ -1,0 +1,228 @@
+"""The apparatus: drivers composed into the operations an experiment is made of.
+
+Set energy (apply the tune, ramping electrodes in a safe order and waiting for their
+readbacks), move to angle, select the gas path (needle, side leak, closed) and let
+the pressures settle, count for a gate in sub-gates, read the monitors, go to a safe
+state.  Nothing here knows about scans; the engine decides what to do and when.
+
+``Apparatus`` takes already-built drivers (real or fake) keyed by role;
+:func:`connect` builds them from an :class:`~acquisition.config.ApparatusConfig`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from acquisition.clock import Clock
+
+__all__ = ["Apparatus", "MonitorReading", "GAS_PATHS", "connect", "build_driver"]
+
+log = logging.getLogger(__name__)
+
+GAS_PATHS = ("needle", "side_leak", "closed")
+
+
+@dataclass(frozen=True)
+class MonitorReading:
+    """Slow monitors at one moment: beam current (positive, A) and the two pressures."""
+
+    t: float
+    beam_current_A: float
+    chamber_mbar: float
+    needle_mbar: float
+
+
+def build_driver(
+    model: str,
+    address: str,
+    *,
+    clock: Clock,
+    visa_backend: str = "@py",
+    timeout_s: float | None = None,
+    name: str | None = None,
+    **options,
+):
+    """Construct the driver for ``model`` (the names apparatus files use)."""
+    from drivers import driver_class
+
+    cls = driver_class(model)
+    return cls(address, visa_backend=visa_backend, timeout_s=timeout_s, clock=clock, name=name, **options)
+
+
+def connect(config, clock: Clock) -> "Apparatus":
+    """Open every instrument of an apparatus config; electrodes go to their HV modules."""
+    from drivers.iseg_hv import Electrode
+
+    drivers: dict[str, Any] = {}
+    try:
+        for name, inst in config.instruments.items():
+            options = dict(inst.options)
+            if inst.model == "iseg_hv":
+                options["electrodes"] = {
+                    e_name: Electrode(e.channel, e.min_V, e.max_V, e.ramp_V_per_s, e.tolerance_V)
+                    for e_name, e in config.electrodes.items()
+                    if e.module == name
+                }
+            drivers[name] = build_driver(
+                inst.model,
+                inst.address,
+                clock=clock,
+                visa_backend=inst.visa_backend,
+                timeout_s=inst.timeout_s,
+                name=f"{name} ({inst.model})",
+                **options,
+            )
+    except Exception:
+        for d in drivers.values():
+            d.close()
+        raise
+    return Apparatus(config, drivers, clock)
+
+
+class Apparatus:
+    """Operations on the apparatus (see module docstring)."""
+
+    def __init__(self, config, drivers: dict[str, Any], clock: Clock) -> None:
+        self.config = config
+        self.drivers = drivers
+        self.clock = clock
+        self.gauges = drivers["gauges"]
+        self.filament = drivers["filament"]
+        self.goniometer = drivers["goniometer"]
+        self.counter = drivers["counter"]
+        self.picoammeter = drivers["picoammeter"]
+        self.valves = drivers["valves"]
+        self.hv_modules = {n: d for n, d in drivers.items() if config.instruments[n].model == "iseg_hv"}
+        self.energy_eV: float | None = None
+        self.angle_deg: float | None = None
+        self.gas_path: str | None = None
+        det = config.detector
+        self._cem_name = det.channeltron_electrode
+        self._cem_module = self.hv_modules[config.electrodes[self._cem_name].module]
+
+    # ------------------------------------------------------------------ helpers
+    def _module_of(self, electrode: str):
+        return self.hv_modules[self.config.electrodes[electrode].module]
+
+    def _ramp(self, targets: dict[str, float]) -> None:
+        """Ramp electrodes module by module (each module steps its electrodes together)."""
+        by_module: dict[str, dict[str, float]] = {}
+        for name, volts in targets.items():
+            by_module.setdefault(self.config.electrodes[name].module, {})[name] = volts
+        for module, group in by_module.items():
+            self.hv_modules[module].ramp_to(group)
+
+    # ------------------------------------------------------------------ operations
+    def prepare(self) -> None:
+        """Bring the apparatus up for a run: monitors configured, goniometer referenced,
+        filament heated in steps, channeltron on its plateau."""
+        self.picoammeter.configure_for_beam()
+        state = self.goniometer.state()
+        if not state.referenced:
+            log.info("goniometer not referenced: homing")
+            self.goniometer.home()
+        beam = self.config.beam
+        self.filament.voltage = beam.filament_voltage_limit_V
+        self.filament.output = True
+        self.filament.ramp_current_to(
+            beam.filament_current_A, step_A=beam.filament_step_A, step_delay_s=beam.filament_step_delay_s
+        )
+        self.channeltron_on()
+
+    def set_energy(self, energy_eV: float) -> None:
+        """Apply the tune for ``energy_eV``.
+
+        Safe order: the analyzer first (it then passes nothing until the beam arrives
+        at the new energy, so the channeltron never sees a mistuned flood), then the
+        gun with its cathode, whose potential *is* the energy.  Every ramp waits
+        until the readbacks are within tolerance.
+        """
+        potentials = self.config.tune.potentials_at(energy_eV)  # raises for an energy the table does not allow
+        gun_modules = {self.config.electrodes["cathode"].module} if "cathode" in self.config.electrodes else set()
+        analyzer = {n: v for n, v in potentials.items() if self.config.electrodes[n].module not in gun_modules}
+        gun = {n: v for n, v in potentials.items() if n not in analyzer}
+        self._ramp(analyzer)
+        self._ramp(gun)
+        self.energy_eV = float(energy_eV)
+
+    def move_to(self, angle_deg: float) -> float:
+        """Turn the analyzer to ``angle_deg``; returns the readback."""
+        readback = self.goniometer.move_to(angle_deg)
+        self.angle_deg = float(angle_deg)
+        return readback
+
+    def select_gas(self, path: str, settle_s: float | None = None) -> None:
+        """Route the gas through the needle, the side leak, or close both; then wait.
+
+        The valve being closed is switched first, so the two paths are never open
+        together (that would double the gas load for a moment).
+        """
+        if path not in GAS_PATHS:
+            raise ValueError(f"gas path {path!r}: allowed {', '.join(GAS_PATHS)}")
+        gl = self.config.gas_line
+        want = {gl.needle_relay: path == "needle", gl.side_leak_relay: path == "side_leak"}
+        for relay, on in sorted(want.items(), key=lambda kv: kv[1]):  # offs first
+            (self.valves.relay_on if on else self.valves.relay_off)(relay)
+        self.gas_path = path
+        self.clock.sleep(gl.settle_s if settle_s is None else settle_s)
+
+    def read_monitors(self) -> MonitorReading:
+        chamber, needle = self.gauges.pressures()
+        beam = abs(self.picoammeter.read_current())
+        return MonitorReading(self.clock.now(), beam, chamber.value_mbar, needle.value_mbar)
+
+    def count(self, subgate_s: float, n: int, check: Callable[[list[int]], bool] | None = None):
+        """Count channeltron pulses for ``n`` sub-gates; ``check`` may stop early."""
+        self.counter.configure_totalize(subgate_s, n)
+        return self.counter.count_subgates(subgate_s, n, check)
+
+    def channeltron_off_now(self) -> None:
+        """Interlock action: channeltron high voltage off at once (emergency off)."""
+        self._cem_module.emergency_off(self._cem_name)
+
+    def channeltron_on(self) -> None:
+        """Channeltron back on its plateau, ramped at its own rate."""
+        status = self._cem_module.channel_status(self._cem_name)
+        if status.emergency_off:
+            self._cem_module.clear_emergency(self._cem_name)
+        self._cem_module.ramp_to({self._cem_name: self.config.detector.channeltron_V})
+
+    def safe_state(self, *, filament_off: bool = False) -> list[str]:
+        """Channeltron HV off first, gas closed, (optionally) filament down.
+
+        Each step is attempted even if an earlier one fails; the failures are returned
+        so the caller can report them.
+        """
+        problems = []
+        steps = [("channeltron off", self.channeltron_off_now), ("gas closed", lambda: self.select_gas("closed", 0.0))]
+        if filament_off:
+            steps.append(
+                (
+                    "filament down",
+                    lambda: self.filament.ramp_current_to(
+                        0.0,
+                        step_A=self.config.beam.filament_step_A,
+                        step_delay_s=self.config.beam.filament_step_delay_s,
+                    ),
+                )
+            )
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:  # safe state must try every step
+                log.error("safe state: %s failed: %s", what, exc)
+                problems.append(f"{what}: {exc}")
+        return problems
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: d.snapshot() for name, d in self.drivers.items()}
+
+    def close(self) -> None:
+        for d in self.drivers.values():
+            try:
+                d.close()
+            except Exception:
+                pass

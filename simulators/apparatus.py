@@ -1,0 +1,206 @@
+"""The whole simulated apparatus: one world, one emulator per instrument, on loopback.
+
+``SimulatedApparatus`` starts every emulator on its own 127.0.0.1 TCP port (VISA
+instruments as raw SCPI sockets, serial ones as serial-over-TCP) and writes the
+apparatus TOML that points xbeam at them, with the tune table and effective-volume
+factors that match the world's physics.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from acquisition.clock import Clock
+from simulators.server import InstrumentServer
+from simulators.world import ELECTRODE_MAP, HV_MODULES, World, WorldConfig
+
+__all__ = ["SimulatedApparatus", "ROLES"]
+
+log = logging.getLogger(__name__)
+
+#: role -> (driver model name, serial?) in port order (base_port + index)
+ROLES: dict[str, tuple[str, bool]] = {
+    "gauges": ("tpg362", True),
+    "valves": ("numato_relay", True),
+    "goniometer": ("newport_smc100", True),
+    "filament": ("keysight_e36xx", False),
+    "picoammeter": ("keithley_6485", False),
+    "counter": ("keysight_53230a", False),
+    **{module: ("iseg_hv", False) for module in HV_MODULES},
+}
+
+#: tune-table rows written for the simulated apparatus (eV)
+TUNE_ENERGIES_EV = tuple(range(40, 301, 10))
+#: effective-volume correction rows (deg): the analysis interpolates between them
+EV_ANGLES_DEG = tuple(range(15, 141, 1))
+
+#: per-electrode limits and ramp rates of the simulated installation
+_RAMP_V_PER_S = {"channeltron": 100.0}
+_DEFAULT_RAMP_V_PER_S = 50.0
+
+
+def _emulator(role: str, world: World):
+    """The emulator for one role (imported here so each model stays in its own module)."""
+    model = ROLES[role][0]
+    if model == "tpg362":
+        from simulators.pfeiffer_tpg362 import TPG362Emulator
+
+        return TPG362Emulator(world)
+    if model == "numato_relay":
+        from simulators.numato_relay import NumatoRelayEmulator
+
+        return NumatoRelayEmulator(world)
+    if model == "newport_smc100":
+        from simulators.newport_smc100 import SMC100Emulator
+
+        return SMC100Emulator(world)
+    if model == "keysight_e36xx":
+        from simulators.keysight_e36xx import E36xxEmulator
+
+        return E36xxEmulator(world)
+    if model == "keithley_6485":
+        from simulators.keithley_6485 import Keithley6485Emulator
+
+        return Keithley6485Emulator(world)
+    if model == "keysight_53230a":
+        from simulators.keysight_53230a import Counter53230AEmulator
+
+        return Counter53230AEmulator(world)
+    if model == "iseg_hv":
+        from simulators.iseg_hv import IsegHVEmulator
+
+        return IsegHVEmulator(world, role)
+    raise ValueError(f"no emulator for role {role!r}")
+
+
+class SimulatedApparatus:
+    """World + emulators + servers.  Use as a context manager or call start/stop."""
+
+    def __init__(self, clock: Clock, config: WorldConfig | None = None, *, base_port: int = 0) -> None:
+        self.clock = clock
+        self.world = World(clock, config)
+        self.base_port = base_port
+        self.servers: dict[str, InstrumentServer] = {}
+
+    def start(self) -> "SimulatedApparatus":
+        try:
+            for i, role in enumerate(ROLES):
+                port = self.base_port + i if self.base_port else 0
+                server = InstrumentServer(_emulator(role, self.world), port=port, lock=self.world.lock)
+                self.servers[role] = server.start()
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def __enter__(self) -> "SimulatedApparatus":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def address(self, role: str) -> str:
+        server = self.servers[role]
+        return server.socket_url if ROLES[role][1] else server.visa_address
+
+    # ------------------------------------------------------------------ config
+    def apparatus_toml(self, *, target_gas: str = "isoflurane", dcs_table: str | Path | None = None) -> str:
+        """An apparatus file for xbeam pointing at these servers (see examples/apparatus_lab.toml)."""
+        world = self.world
+        lines = [
+            "# Apparatus file written by `xbeam sim`: the simulated apparatus on loopback.",
+            "# Tune table and effective-volume factors match the simulator's physics exactly;",
+            "# on the real apparatus they come from tuning and from argon runs.",
+            "",
+        ]
+        options = {
+            "goniometer": {"min_angle_deg": 20.0, "max_angle_deg": 135.0, "backlash_deg": 0.5},
+            "filament": {"max_current_A": 2.8, "max_voltage_V": 5.0},
+            "valves": {"relay_count": 8},
+        }
+        for role, (model, _serial) in ROLES.items():
+            lines += [f"[instruments.{role}]", f'model = "{model}"', f'address = "{self.address(role)}"', "timeout_s = 2.0"]
+            opts = dict(options.get(role, {}))
+            if model == "iseg_hv":
+                opts["channels"] = HV_MODULES[role][0]
+            for key, value in opts.items():
+                lines.append(f"{key} = {value!r}")
+            lines.append("")
+        for name, (module, channel) in ELECTRODE_MAP.items():
+            nominal = HV_MODULES[module][1]
+            low, high = (0.0, 3000.0) if name == "channeltron" else (-nominal * 0.5, nominal * 0.5)
+            ramp = _RAMP_V_PER_S.get(name, _DEFAULT_RAMP_V_PER_S)
+            lines += [
+                f"[electrodes.{name}]",
+                f'module = "{module}"',
+                f"channel = {channel}",
+                f"min_V = {low}",
+                f"max_V = {high}",
+                f"ramp_V_per_s = {ramp}",
+                "tolerance_V = 0.5",
+                "",
+            ]
+        table = world.tune_table(TUNE_ENERGIES_EV)
+        lines += ["[tune]", 'mode = "interpolate"', f"energies_eV = {list(map(float, TUNE_ENERGIES_EV))}", "", "[tune.potentials]"]
+        for name, values in table.items():
+            if name != "channeltron":
+                lines.append(f"{name} = {values}")
+        cfg = world.config
+        lines += [
+            "",
+            "[detector]",
+            'channeltron_electrode = "channeltron"',
+            f"channeltron_V = {world.tuned_potential('channeltron', 0.0)}",
+            f"dead_time_s = {cfg.dead_time_s!r}",
+            f'dead_time_model = "{cfg.dead_time_model}"',
+            "max_loss_fraction = 0.10",
+            "linear_limit_cps = 1.0e5",
+            "",
+            "[beam]",
+            "filament_current_A = 2.2",
+            "filament_voltage_limit_V = 3.0",
+            "filament_step_A = 0.1",
+            "filament_step_delay_s = 1.0",
+            "",
+            "[gas_line]",
+            "needle_relay = 0",
+            "side_leak_relay = 1",
+            "settle_s = 8.0",
+            "",
+            f"[gases.{target_gas}]",
+            "molar_mass_g_mol = 184.49",
+            "kinetic_diameter_nm = 0.6",
+        ]
+        table_path = Path(dcs_table) if dcs_table else Path(cfg.target_dcs)
+        lines += [f'dcs_table = "{table_path.resolve().as_posix()}"', ""]
+        lines += [
+            "[gases.argon]",
+            "molar_mass_g_mol = 39.948",
+            "kinetic_diameter_nm = 0.340",
+            f'dcs_table = "{Path(cfg.reference_dcs).resolve().as_posix()}"',
+            "",
+            "[interlocks]",
+            "chamber_max_mbar = 5e-5",
+            "chamber_resume_mbar = 2e-5",
+            "needle_max_mbar = 1.0",
+            "needle_resume_mbar = 0.8",
+            "beam_min_A = 5e-9",
+            "beam_resume_A = 1e-8",
+            "wait_after_recovery_s = 30.0",
+            "",
+            "[effective_volume]",
+            f"angles_deg = {list(map(float, EV_ANGLES_DEG))}",
+            f"factors = {[round(world.effective_volume_correction(a), 6) for a in EV_ANGLES_DEG]}",
+            "",
+        ]
+        return "\n".join(lines)
+
+    def write_apparatus(self, path: str | Path, **kwargs) -> Path:
+        path = Path(path)
+        path.write_text(self.apparatus_toml(**kwargs))
+        return path
