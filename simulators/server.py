@@ -319,6 +319,11 @@ class InstrumentServer:
     def stop(self) -> None:
         self._stopping.set()
         if self._listener is not None:
+            # on Linux close() alone does not wake a thread blocked in accept(); shutdown does
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 self._listener.close()
             except OSError:
@@ -369,6 +374,7 @@ class InstrumentServer:
                     return
                 if not data:
                     return
+                _quick_ack(conn)
                 if self.faults._take(("drop",)):
                     return
                 with self.lock:
@@ -392,6 +398,17 @@ class InstrumentServer:
             with self._clients_lock:
                 self._clients.discard(conn)
             _close(conn)
+
+
+def _quick_ack(conn: socket.socket) -> None:
+    # Acknowledge at once: a host that writes a command and then a query (Nagle on,
+    # as pyvisa-py's socket is) would otherwise wait for our delayed ACK, 40 ms a time.
+    # Linux clears the flag after use, so it is set after every receive.
+    if hasattr(socket, "TCP_QUICKACK"):
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        except OSError:
+            pass
 
 
 def _close(conn: socket.socket) -> None:
