@@ -267,8 +267,9 @@ def _tune_table(apparatus: Mapping[str, Any]) -> tuple[list[float], dict[str, li
     """The tune table (energies and potentials per electrode) from the apparatus config.
 
     Accepted shapes (under ``tune``, ``tune_table`` or ``gun.tune``): columns
-    ``{"energies_eV": [...], "<electrode>": [...]}`` (potentials possibly nested under
-    ``potentials_V``/``electrodes``), rows ``[{"energy_eV": 50, "<electrode>": V}, ...]``
+    ``{"energies_eV": [...], "potentials": {"<electrode>": [...]}}`` (as
+    ``acquisition.config`` writes it; the potentials may also sit beside the
+    energies or under ``potentials_V``/``electrodes``), rows ``[{"energy_eV": 50, "<electrode>": V}, ...]``
     or ``{"50": {"<electrode>": V}, ...}``.  None if there is no table.
     """
     table = None
@@ -287,7 +288,7 @@ def _tune_table(apparatus: Mapping[str, Any]) -> tuple[list[float], dict[str, li
         if isinstance(table, Mapping) and any(k in table for k in energy_keys):
             key = next(k for k in energy_keys if k in table)
             energies = [float(e) for e in table[key]]
-            source = table.get("potentials_V") or table.get("electrodes") or table
+            source = table.get("potentials") or table.get("potentials_V") or table.get("electrodes") or table
             columns = {
                 str(k): [float(v) for v in vals]
                 for k, vals in source.items()
@@ -320,11 +321,13 @@ def _fixed_text(group: h5py.Group, name: str, text: str, length: int) -> h5py.Da
     return group.create_dataset(name, data=_fit(text, length), dtype=_str_dtype(length))
 
 
-def _note(parent: h5py.Group, name: str, mime: str, data: str, description: str) -> h5py.Group:
+def _note(parent: h5py.Group, name: str, mime: str, data: str, description: str, file_name: Any = None) -> h5py.Group:
     note = parent.create_group(name)
     note.attrs["NX_class"] = "NXnote"
     _text(note, "type", mime)
     _text(note, "description", description)
+    if file_name:
+        _text(note, "file_name", str(file_name))
     _text(note, "data", data)
     return note
 
@@ -855,7 +858,10 @@ def _build_layout(f: h5py.File, start: RunStart) -> None:
     entry.attrs["default"] = "rel_dcs"
     entry.attrs["xbeam_file_version"] = np.int32(FILE_VERSION)
     title = (
-        start.metadata.get("title") or start.plan.get("title") or start.plan.get("name") or f"xbeam run {start.run_id}"
+        start.metadata.get("title")
+        or start.plan.get("title")
+        or start.plan.get("name")
+        or f"{_gas_name(start)}: xbeam run {start.run_id}"
     )
     _text(entry, "title", str(title))
     _text(entry, "run_id", start.run_id)
@@ -871,7 +877,7 @@ def _build_layout(f: h5py.File, start: RunStart) -> None:
     entry.create_dataset("recovered", data=np.int64(0))
     entry.create_dataset("sessions", data=np.int64(1))
 
-    _note(entry, "plan", "text/x-toml", start.plan_text, "the plan file as the operator wrote it")
+    _note(entry, "plan", "text/x-toml", start.plan_text, "the plan file as written", start.plan.get("source"))
     _note(entry, "plan_parsed", "application/json", _to_json(start.plan), "the validated plan")
     user = entry.create_group("user")
     user.attrs["NX_class"] = "NXuser"
@@ -884,7 +890,14 @@ def _build_layout(f: h5py.File, start: RunStart) -> None:
     inst = entry.create_group("instrument")
     inst.attrs["NX_class"] = "NXinstrument"
     _text(inst, "name", "xbeam crossed-beam electron spectrometer")
-    _note(inst, "apparatus", "text/x-toml", start.apparatus_text, "the apparatus file as written")
+    _note(
+        inst,
+        "apparatus",
+        "text/x-toml",
+        start.apparatus_text,
+        "the apparatus file as written",
+        start.apparatus.get("source"),
+    )
     _note(inst, "apparatus_parsed", "application/json", _to_json(start.apparatus), "the validated apparatus config")
     _note(inst, "snapshot", "application/json", _to_json(start.snapshot), "every instrument's identity and settings")
     tune = _tune_table(start.apparatus)
@@ -892,6 +905,9 @@ def _build_layout(f: h5py.File, start: RunStart) -> None:
         group = inst.create_group("tune_table")
         group.attrs["NX_class"] = "NXcollection"
         energies, columns = tune
+        tune_config = start.apparatus.get("tune")
+        if isinstance(tune_config, Mapping) and tune_config.get("mode"):
+            group.attrs["mode"] = str(tune_config["mode"])  # "interpolate" or "exact"
         group.create_dataset("energy", data=np.asarray(energies, dtype="f8")).attrs["units"] = "eV"
         for electrode, volts in columns.items():
             ds = group.create_dataset(_nexus_name(electrode), data=np.asarray(volts, dtype="f8"))

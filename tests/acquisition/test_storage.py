@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import h5py
@@ -37,7 +37,7 @@ from acquisition.storage import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def utc(t: float) -> str:
@@ -147,7 +147,7 @@ def nxcheck(path: Path) -> tuple[int, str]:
         cmd = [str(script), str(path)]
     else:  # the same entry point, without relying on the script being installed
         cmd = [sys.executable, "-c", "from nexusformat.scripts.nxcheck import main; main()", str(path)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
     found = re.search(r"Total number of errors: (\d+)", text)
     assert found, f"nxcheck printed no summary:\n{text}"
@@ -377,6 +377,40 @@ def test_nxcheck_helper_does_count_errors(tmp_path):
     assert errors >= 1
 
 
+def test_real_apparatus_and_plan_configs_land_in_the_file(tmp_path):
+    """The apparatus and plan as acquisition.config/plans hand them to the engine."""
+    from acquisition.config import load_apparatus
+    from acquisition.plans import load_plan
+
+    config = load_apparatus(REPO / "examples" / "apparatus_lab.toml")
+    plan = load_plan(REPO / "examples" / "isoflurane_overnight.toml", apparatus=config)
+    apparatus = config.to_dict()
+    start = RunStart(
+        **{
+            **make_start().__dict__,
+            "plan": plan.to_dict(),
+            "plan_text": (REPO / "examples" / "isoflurane_overnight.toml").read_text(),
+            "apparatus": apparatus,
+            "apparatus_text": (REPO / "examples" / "apparatus_lab.toml").read_text(),
+            "metadata": {"sample": "isoflurane", "operator": "J. M.", "notes": "n"},
+        }
+    )
+    path = tmp_path / "run.h5"
+    with RunWriter.create(path, start) as writer:
+        write_all(writer, start, planned(start)[:2])
+    with h5py.File(path, "r") as f:
+        tune = f["entry/instrument/tune_table"]
+        assert tune.attrs["mode"] == apparatus["tune"]["mode"]
+        np.testing.assert_array_equal(tune["energy"][...], apparatus["tune"]["energies_eV"])
+        for electrode, volts in apparatus["tune"]["potentials"].items():
+            np.testing.assert_array_equal(tune[electrode][...], volts)
+        assert f["entry/sample/name"][()].decode() == "isoflurane"
+    run = read_run(path)
+    assert run.apparatus_text == start.apparatus_text and run.plan["metadata"]["operator"] == "J. M."
+    errors, text = nxcheck(path)
+    assert errors == 0, text
+
+
 def test_create_refuses_to_overwrite_a_run(tmp_path):
     path = tmp_path / "run.h5"
     RunWriter.create(path, make_start()).close()
@@ -545,7 +579,9 @@ os._exit(3)
 def test_half_written_point_is_invisible_and_trimmed_on_resume(tmp_path):
     path = tmp_path / "run.h5"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-c", CRASH_MID_POINT, str(path)], cwd=REPO, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", CRASH_MID_POINT, str(path)], cwd=REPO, env=env, timeout=60, check=False
+    )
     assert done.returncode == 3
     with h5py.File(path, "r", swmr=True) as f:
         assert f["entry/points/seq"].shape == (6,)  # the half row is on disk ...
@@ -553,6 +589,7 @@ def test_half_written_point_is_invisible_and_trimmed_on_resume(tmp_path):
     assert run.n_points == 5 and all(len(v) == 5 for v in run.points.values())  # ... but not read
     start = make_start()
     writer, data = RunWriter.resume(path)
+    assert data.n_points == 5 and data.recovered == 1
     write_all(writer, start, planned(start)[5:], first_seq=5)
     writer.close(RunStop(1e4, utc(1e4), "success", "plan complete", start.planned_points))
     run = read_run(path)
