@@ -123,22 +123,29 @@ class KeysightE36xx(SCPIInstrument):
 
     # ------------------------------------------------------------------ ramps
     def ramp_current_to(self, target_A: float, *, step_A: float = 0.05, step_delay_s: float = 1.0) -> float:
-        """Move the current setpoint to ``target_A`` in steps of at most ``step_A``.
+        """Bring the filament current to ``target_A`` in steps of at most ``step_A``.
 
-        The present setpoint is read first; each step is set (error queue checked),
-        read back, and followed by ``step_delay_s`` on the driver's clock before the
-        next step, so the filament temperature follows.  No wait after the last step:
-        warming up at the final current is the caller's decision.  Returns the final
-        setpoint as read back.  The target is checked against the limits before
-        anything is sent.
+        The ramp starts from the current the filament actually carries, not from the
+        setpoint (after ``*RST`` the setpoint is the range's full 20 A): with the output
+        on that is ``MEAS:CURR?``; with the output off the setpoint is first set to 0
+        and the output turned on (unless the target is 0), so the filament never sees
+        the whole step when the output comes on.  Each step is set (error queue
+        checked), read back, and followed by ``step_delay_s`` on the driver's clock
+        before the next one, so the filament temperature follows.  No wait after the
+        last step: warming up at the final current is the caller's decision.  The
+        voltage setting is the compliance and stays as it is.
+
+        The target is checked against the limits before anything is sent.  Returns
+        the final setpoint as read back.
         """
         in_range_attr("min_current_A", "max_current_A")(self, target_A, "current")
         if not step_A > 0:
             raise self.limit_error("step_A", step_A, "> 0")
         if step_delay_s < 0:
             raise self.limit_error("step_delay_s", step_delay_s, ">= 0")
-        start = self.current
-        steps = math.ceil(round(abs(target_A - start) / step_A, 9))
+        start = self._flowing_current(switch_on=target_A > 0)
+        # at least one step, so the setpoint ends at the target even when no current changes
+        steps = max(1, math.ceil(round(abs(target_A - start) / step_A, 9)))
         value = start
         for i in range(1, steps + 1):
             setpoint = start + (target_A - start) * i / steps
@@ -147,6 +154,17 @@ class KeysightE36xx(SCPIInstrument):
             if i < steps:
                 self.clock.sleep(step_delay_s)
         return value
+
+    def _flowing_current(self, switch_on: bool) -> float:
+        """The current through the filament now; with the output off, make it 0 A and on."""
+        if self.output:
+            return max(0.0, self.measured_current)
+        self._set_current_step(0.0)
+        self._read_back_current(0.0)
+        if switch_on:
+            self.log.info("%s: output was off; switched on at 0 A to ramp the filament", self.name)
+            self.output = True
+        return 0.0
 
     def _set_current_step(self, setpoint_A: float) -> None:
         # Not through the ``current`` validator: the target is checked already, and a

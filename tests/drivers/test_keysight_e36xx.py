@@ -134,9 +134,12 @@ def test_silence_times_out():
             psu.measured_current
 
 
-def test_ramp_steps_up_with_delays_and_readback():
+OUTPUT_ON = (b"OUTP?\n", b"1\n")
+
+
+def test_ramp_steps_up_from_the_measured_current_with_delays_and_readback():
     clock = VirtualClock()
-    pairs = [(b"CURR?\n", b"+2.00000000E+00\n")]
+    pairs = [OUTPUT_ON, (b"MEAS:CURR?\n", b"+2.00000000E+00\n")]
     for value in (b"2.0500", b"2.1000", b"2.1500", b"2.2000"):
         pairs += [(b"CURR " + value + b"\n", None), NO_ERROR, (b"CURR?\n", b"+" + value + b"0000E+00\n")]
     with expected_protocol(KeysightE36xx, pairs, clock=clock) as psu:
@@ -145,16 +148,52 @@ def test_ramp_steps_up_with_delays_and_readback():
 
 
 def test_ramp_splits_into_equal_steps_no_larger_than_step():
-    pairs = [(b"CURR?\n", b"+1.00000000E+00\n")]
+    pairs = [OUTPUT_ON, (b"MEAS:CURR?\n", b"+1.00000000E+00\n")]
     for value in (b"0.9333", b"0.8667", b"0.8000"):
         pairs += [(b"CURR " + value + b"\n", None), NO_ERROR, (b"CURR?\n", value + b"\n")]
     with expected_protocol(KeysightE36xx, pairs) as psu:
         psu.ramp_current_to(0.8, step_A=0.07, step_delay_s=0.5)
 
 
-def test_ramp_to_present_setpoint_sends_no_step():
-    with expected_protocol(KeysightE36xx, [(b"CURR?\n", b"+2.20000000E+00\n")]) as psu:
-        assert psu.ramp_current_to(2.2) == pytest.approx(2.2)
+def test_ramp_with_output_off_starts_at_zero_amps_then_switches_on():
+    clock = VirtualClock()
+    pairs = [
+        (b"OUTP?\n", b"0\n"),
+        (b"CURR 0.0000\n", None),  # after *RST the setpoint is the range's full current
+        NO_ERROR,
+        (b"CURR?\n", b"+0.00000000E+00\n"),
+        (b"OUTP ON\n", None),
+        NO_ERROR,
+    ]
+    for value in (b"0.0500", b"0.1000"):
+        pairs += [(b"CURR " + value + b"\n", None), NO_ERROR, (b"CURR?\n", value + b"\n")]
+    with expected_protocol(KeysightE36xx, pairs, clock=clock) as psu:
+        psu.ramp_current_to(0.1)
+    assert clock.now() == pytest.approx(1.0)
+
+
+def test_ramp_to_zero_with_output_off_leaves_it_off():
+    pairs = [(b"OUTP?\n", b"0\n"), (b"CURR 0.0000\n", None), NO_ERROR, (b"CURR?\n", b"+0.00000000E+00\n")]
+    pairs += [(b"CURR 0.0000\n", None), NO_ERROR, (b"CURR?\n", b"+0.00000000E+00\n")]
+    with expected_protocol(KeysightE36xx, pairs) as psu:
+        assert psu.ramp_current_to(0.0) == 0.0
+
+
+def test_ramp_to_the_flowing_current_sets_the_setpoint_once():
+    # CV-limited: 1.2 A flows although the setpoint is higher; the setpoint still ends at the target
+    pairs = [OUTPUT_ON, (b"MEAS:CURR?\n", b"+1.20000000E+00\n"), (b"CURR 1.2000\n", None), NO_ERROR]
+    pairs += [(b"CURR?\n", b"+1.20000000E+00\n")]
+    with expected_protocol(KeysightE36xx, pairs) as psu:
+        assert psu.ramp_current_to(1.2) == pytest.approx(1.2)
+
+
+def test_ramp_down_from_a_setpoint_beyond_the_limit():
+    # set at the front panel above max_current_A: coming down must stay possible
+    pairs = [OUTPUT_ON, (b"MEAS:CURR?\n", b"+3.10000000E+00\n")]
+    for value in (b"3.0500", b"3.0000"):
+        pairs += [(b"CURR " + value + b"\n", None), NO_ERROR, (b"CURR?\n", value + b"\n")]
+    with expected_protocol(KeysightE36xx, pairs) as psu:
+        psu.ramp_current_to(3.0)
 
 
 def test_ramp_refuses_target_beyond_limit_before_sending():
@@ -163,11 +202,14 @@ def test_ramp_refuses_target_beyond_limit_before_sending():
             psu.ramp_current_to(3.5)
         with pytest.raises(LimitError):
             psu.ramp_current_to(2.0, step_A=0)
+        with pytest.raises(LimitError):
+            psu.ramp_current_to(2.0, step_delay_s=-1)
 
 
 def test_ramp_stops_when_readback_disagrees():
     pairs = [
-        (b"CURR?\n", b"+0.00000000E+00\n"),
+        OUTPUT_ON,
+        (b"MEAS:CURR?\n", b"+0.00000000E+00\n"),
         (b"CURR 0.0500\n", None),
         NO_ERROR,
         (b"CURR?\n", b"+0.00000000E+00\n"),
@@ -179,7 +221,8 @@ def test_ramp_stops_when_readback_disagrees():
 
 def test_ramp_stops_at_a_refused_step():
     pairs = [
-        (b"CURR?\n", b"+0.00000000E+00\n"),
+        OUTPUT_ON,
+        (b"MEAS:CURR?\n", b"+0.00000000E+00\n"),
         (b"CURR 0.0500\n", None),
         (b"SYST:ERR?\n", b'-222,"Data out of range"\n'),
         NO_ERROR,
@@ -222,3 +265,89 @@ def test_parse_output_state():
     assert parse_output_state("0") is False
     with pytest.raises(ValueError):
         parse_output_state("1.5")
+
+
+# ---------------------------------------------------------------- through the real stack
+from drivers.errors import ConnectionLost, TransientError  # noqa: E402
+from simulators.keysight_e36xx import E36xxEmulator  # noqa: E402
+from simulators.server import InstrumentServer  # noqa: E402
+
+
+@pytest.fixture
+def served(world, clock):
+    """The emulator on a loopback socket and the driver on pyvisa-py, one virtual clock."""
+    server = InstrumentServer(E36xxEmulator(world), lock=world.lock).start()
+    psu = KeysightE36xx(server.visa_address, timeout_s=0.3, clock=clock)
+    yield server, psu
+    psu.close()
+    server.stop()
+
+
+def test_stack_identity_settings_probe(served, world):
+    server, psu = served
+    assert server.visa_address.startswith("TCPIP::127.0.0.1::")
+    assert "E3633A" in psu.identity()
+    psu.voltage = 3.0
+    psu.current = 2.2
+    psu.output = True
+    assert psu.settings()["output"] is True
+    probe = psu.probe()
+    assert probe["measured_current_A"] == pytest.approx(2.2)
+    assert probe["measured_voltage_V"] == pytest.approx(2.2 * world.config.filament_resistance_ohm)
+
+
+def test_stack_ramp_never_steps_more_than_step_and_takes_its_time(served, world, clock):
+    server, psu = served
+    set_filament = world.set_filament
+    psu.voltage = 3.0  # power-on state otherwise: output off, current setpoint 20.6 A
+    flowing = []
+    world.set_filament = lambda **kw: (set_filament(**kw), flowing.append(world.filament_current_A()))
+    t0 = clock.now()
+    assert psu.ramp_current_to(2.2, step_A=0.05, step_delay_s=1.0) == pytest.approx(2.2)
+    assert clock.now() - t0 == pytest.approx(43.0)  # 44 steps, a second between them
+    assert max(b - a for a, b in zip([0.0] + flowing, flowing)) <= 0.05 + 1e-9  # never a step
+    assert len(flowing) == 46  # CURR 0, OUTP ON, 44 steps
+    assert world.filament_current_A() == pytest.approx(2.2)
+    assert psu.output is True
+
+
+def test_stack_refused_setting_raises_device_error_then_works(world, clock):
+    # driver limits wider than the supply's present 8 V range: the supply itself refuses
+    server = InstrumentServer(E36xxEmulator(world), lock=world.lock).start()
+    psu = KeysightE36xx(server.visa_address, timeout_s=0.3, clock=clock, max_voltage_V=20.0)
+    try:
+        with pytest.raises(DeviceError) as info:
+            psu.voltage = 12.0
+        assert info.value.code == -222
+        assert world.filament_voltage_set_V == 0.0
+        psu.voltage_range = "P20V"
+        psu.voltage = 12.0
+        assert psu.voltage == pytest.approx(12.0)
+    finally:
+        psu.close()
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "fault, error",
+    [("silence", InstrumentTimeout), ("garble", GarbledReply), ("truncate", ConnectionLost), ("drop", ConnectionLost)],
+)
+def test_stack_faults_are_typed_and_the_driver_recovers(served, fault, error):
+    server, psu = served
+    psu.current = 1.25
+    server.faults.inject(fault)
+    with pytest.raises(error) as info:
+        psu.measured_voltage
+    assert isinstance(info.value, TransientError)
+    assert "MEAS:VOLT?" in str(info.value) and server.visa_address in str(info.value)
+    assert psu.current == pytest.approx(1.25)
+    assert psu.identity().startswith("Agilent Technologies,E3633A")
+
+
+def test_stack_survives_a_pulled_cable(served):
+    server, psu = served
+    psu.current = 0.5
+    server.drop_connections()
+    with pytest.raises(ConnectionLost):
+        psu.current
+    assert psu.current == pytest.approx(0.5)  # reconnected; the supply kept its state
