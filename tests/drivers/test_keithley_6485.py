@@ -295,3 +295,143 @@ def test_parsers():
     assert parse_elements("STATus,READing") == ("READ", "STAT")
     with pytest.raises(ValueError):
         parse_elements("READ,CHAN")
+
+
+# ---------------------------------------------------------------- through the real stack
+from drivers.errors import ConnectionLost, TransientError  # noqa: E402
+from drivers.keysight_e36xx import KeysightE36xx  # noqa: E402
+from simulators.keithley_6485 import Keithley6485Emulator  # noqa: E402
+from simulators.keysight_e36xx import E36xxEmulator  # noqa: E402
+from simulators.server import InstrumentServer  # noqa: E402
+from simulators.world import ELECTRODE_MAP  # noqa: E402
+
+
+def tune_gun(world, energy_eV=100.0):
+    """Every electrode at its tuned potential, set directly on the world."""
+    t = world.clock.now()
+    for name in ELECTRODE_MAP:
+        ch = world.electrode(name)
+        ch.set_ramp(1e5, t)
+        ch.set_voltage(world.tuned_potential(name, energy_eV), t)
+        ch.set_on(True, t)
+
+
+@pytest.fixture
+def served(world, clock):
+    server = InstrumentServer(Keithley6485Emulator(world), lock=world.lock).start()
+    pa = Keithley6485(server.visa_address, timeout_s=0.3, clock=clock)
+    yield server, pa
+    pa.close()
+    server.stop()
+
+
+def test_stack_filament_ramp_gives_100_nA_on_the_cup(served, world, clock):
+    server, pa = served
+    tune_gun(world)
+    supply = InstrumentServer(E36xxEmulator(world), lock=world.lock).start()
+    psu = KeysightE36xx(supply.visa_address, timeout_s=0.3, clock=clock)
+    try:
+        psu.voltage = 3.0  # the compliance; the ramp switches the output on at 0 A
+        t0 = clock.now()
+        psu.ramp_current_to(2.2, step_A=0.05, step_delay_s=1.0)
+        assert clock.now() - t0 == pytest.approx(43.0)
+        clock.sleep(15.0)  # five filament time constants at the final current
+        pa.configure_for_beam()
+        current = pa.read_current()
+    finally:
+        psu.close()
+        supply.stop()
+    assert current == pytest.approx(-100e-9, rel=0.1)
+    assert current == pytest.approx(-world.beam_current_A(), rel=5e-3)
+    assert pa.current_range == pytest.approx(200e-9)  # auto range chose it
+    assert pa.auto_range is True and pa.zero_correct is True and pa.zero_check is False
+
+
+def test_stack_cold_filament_gives_no_beam(served, world):
+    server, pa = served
+    tune_gun(world)
+    pa.configure_for_beam()
+    assert abs(pa.read_current()) < 1e-12
+
+
+def test_stack_reading_in_zero_check_is_refused(served, world):
+    server, pa = served
+    tune_gun(world)
+    world.set_filament(current_A=2.2, voltage_V=3.0, output=True)
+    world.clock.sleep(30.0)
+    with pytest.raises(DeviceError, match="zero check"):
+        pa.read_current()  # power-on state: zero check on
+    pa.zero_check = False
+    assert pa.read_current() < -50e-9
+
+
+def test_stack_fixed_range_overflows_then_auto_range_recovers(served, world):
+    server, pa = served
+    tune_gun(world)
+    world.set_filament(current_A=2.2, voltage_V=3.0, output=True)
+    world.clock.sleep(30.0)
+    pa.configure_for_beam()
+    pa.current_range = 2e-9
+    with pytest.raises(Overflow) as info:
+        pa.read_current()
+    assert info.value.range_A == pytest.approx(2e-9)
+    assert "+9.9" in str(info.value.reply)
+    pa.auto_range = True
+    assert pa.read_current() == pytest.approx(-world.beam_current_A(), rel=5e-3)
+
+
+def test_stack_reading_only_and_two_element_formats(served, world):
+    server, pa = served
+    pa.zero_check = False
+    pa.data_elements = "READ"
+    assert abs(pa.read_current()) < 1e-12
+    pa.data_elements = "READ,TIME"
+    world.clock.sleep(7.0)
+    reading = pa.read_reading()
+    assert reading.timestamp_s == pytest.approx(7.0)
+    assert reading.status is None
+
+
+def test_stack_init_fetch(served):
+    server, pa = served
+    pa.zero_check = False
+    pa.initiate()
+    first = pa.fetch_reading()
+    assert pa.fetch_reading() == first
+
+
+def test_stack_refused_step_raises_device_error_with_code(served):
+    server, pa = served
+    pa.zero_check = False
+    with pytest.raises(DeviceError) as info:
+        pa.acquire_zero_correction()
+    assert info.value.code == -221
+    assert pa.zero_check is False  # and the driver goes on
+
+
+@pytest.mark.parametrize(
+    "fault, error",
+    [("silence", InstrumentTimeout), ("garble", GarbledReply), ("truncate", ConnectionLost), ("drop", ConnectionLost)],
+)
+def test_stack_faults_are_typed_and_the_driver_recovers(served, world, fault, error):
+    server, pa = served
+    tune_gun(world)
+    world.set_filament(current_A=2.2, voltage_V=3.0, output=True)
+    world.clock.sleep(30.0)
+    pa.configure_for_beam()
+    server.faults.inject(fault)
+    with pytest.raises(error) as info:
+        pa.read_current()
+    assert isinstance(info.value, TransientError)
+    assert server.visa_address in str(info.value)
+    assert pa.read_current() == pytest.approx(-world.beam_current_A(), rel=5e-3)
+    assert pa.identity().startswith("KEITHLEY INSTRUMENTS INC.,MODEL 6485")
+
+
+def test_stack_survives_a_pulled_cable(served):
+    server, pa = served
+    pa.zero_check = False
+    server.drop_connections()
+    with pytest.raises(ConnectionLost):
+        pa.zero_check
+    assert pa.zero_check is False  # reconnected; the instrument kept its state
