@@ -196,8 +196,15 @@ class Keysight53230A(SCPIInstrument):
 
     # ------------------------------------------------------------ measurement
     def start(self) -> None:
-        """``INIT``: clear reading memory and start the configured gates now."""
+        """``INIT``: clear reading memory and start the configured gates now.
+
+        The error queue is read right after: it reports ``-213 "Init ignored"`` when a
+        measurement is already running, and its reply proves the counter has
+        started before the driver begins timing the gates (INIT itself is silent).
+        """
         self.write("INIT")
+        self.check_errors(after="INIT")
+        # timed from after the reply: never earlier than the counter's own start
         self._started_at = self.clock.now()
 
     def measurement_end(self) -> float | None:
@@ -237,9 +244,16 @@ class Keysight53230A(SCPIInstrument):
         return self.ask_value("DATA:POIN?", int)
 
     def abort(self) -> None:
-        """``ABOR``: stop the measurement in progress; no further readings appear."""
+        """``ABOR``: stop the measurement in progress; no further readings appear.
+
+        Followed by ``*OPC?`` (``1`` once the abort is done), so that nothing the
+        caller does next -- reading the interlocks, moving on -- overtakes it.
+        """
         self.write("ABOR")
         self._started_at = None
+        reply = self.ask("*OPC?")
+        if reply.lstrip("+") != "1":
+            raise self.garbled("*OPC?", reply, "operation-complete query must answer 1")
 
     def reset(self) -> None:
         """``*RST``: factory settings (gate 0.1 s, one sample), reading memory cleared."""

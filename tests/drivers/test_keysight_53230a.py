@@ -1,5 +1,7 @@
 """Byte-level protocol tests of the Keysight 53220A/53230A counter driver (timed totalize)."""
 
+import math
+
 import pytest
 
 from acquisition.clock import VirtualClock
@@ -12,8 +14,13 @@ from drivers.keysight_53230a import (
     parse_definite_block,
 )
 from drivers.testing import ProtocolTransport, expected_protocol
+from simulators.keysight_53230a import Counter53230AEmulator
+from simulators.server import InstrumentServer
+from simulators.world import ELECTRODE_MAP
 
 NO_ERROR = (b"SYST:ERR?\n", b'+0,"No error"\n')
+INIT = [(b"INIT\n", None), NO_ERROR]
+ABORT = [(b"ABOR\n", None), (b"*OPC?\n", b"1\n")]
 
 
 def configure(gate: bytes, samples: int, channel: int = 1):
@@ -128,7 +135,7 @@ def test_configure_error_queue_raises_device_error():
 def test_start_fetch_waits_for_the_measurement_on_the_clock():
     clock = VirtualClock()
     reply = ",".join(reading(c) for c in (12, 13, 0)).encode() + b"\n"
-    pairs = configure(b"0.5", 3) + [(b"INIT\n", None), (b"FETC?\n", reply)]
+    pairs = configure(b"0.5", 3) + INIT + [(b"FETC?\n", reply)]
     with expected_protocol(Keysight53230A, pairs, clock=clock) as counter:
         counter.configure_totalize(0.5, 3)
         counter.start()
@@ -139,7 +146,7 @@ def test_start_fetch_waits_for_the_measurement_on_the_clock():
 
 
 def test_fetch_timeout_value_is_typed():
-    pairs = configure(b"1", 2) + [(b"INIT\n", None), (b"FETC?\n", b"+5.00000000000000E+000,+9.91000000000000E+037\n")]
+    pairs = configure(b"1", 2) + INIT + [(b"FETC?\n", b"+5.00000000000000E+000,+9.91000000000000E+037\n")]
     with expected_protocol(Keysight53230A, pairs) as counter:
         counter.configure_totalize(1.0, 2)
         counter.start()
@@ -240,23 +247,34 @@ def test_read_available_connection_drop():
 
 
 def test_points_available_and_abort():
-    pairs = [(b"DATA:POIN?\n", b"+3\n"), (b"ABOR\n", None), (b"DATA:POIN?\n", b"three\n")]
+    pairs = [(b"DATA:POIN?\n", b"+3\n"), *ABORT, (b"DATA:POIN?\n", b"three\n"), (b"ABOR\n", None), (b"*OPC?\n", b"0\n")]
     with expected_protocol(Keysight53230A, pairs) as counter:
         assert counter.points_available() == 3
         counter.abort()
         with pytest.raises(GarbledReply):
             counter.points_available()
+        with pytest.raises(GarbledReply):
+            counter.abort()
+
+
+def test_init_ignored_while_running_is_a_device_error():
+    pairs = [(b"INIT\n", None), (b"SYST:ERR?\n", b'-213,"Init ignored"\n'), NO_ERROR]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(DeviceError) as info:
+            counter.start()
+        assert info.value.code == -213
+        assert info.value.command == "INIT"
 
 
 # -------------------------------------------------------------------- count
 def test_count_one_gate():
-    pairs = configure(b"2", 1) + [(b"INIT\n", None), (b"FETC?\n", reading(4711).encode() + b"\n")]
+    pairs = configure(b"2", 1) + INIT + [(b"FETC?\n", reading(4711).encode() + b"\n")]
     with expected_protocol(Keysight53230A, pairs) as counter:
         assert counter.count(2.0) == 4711
 
 
 def test_count_with_wrong_number_of_readings_is_garbled():
-    pairs = configure(b"2", 1) + [(b"INIT\n", None), (b"FETC?\n", b"+1.0E+000,+2.0E+000\n")]
+    pairs = configure(b"2", 1) + INIT + [(b"FETC?\n", b"+1.0E+000,+2.0E+000\n")]
     with expected_protocol(Keysight53230A, pairs) as counter:
         with pytest.raises(GarbledReply):
             counter.count(2.0)
@@ -265,7 +283,7 @@ def test_count_with_wrong_number_of_readings_is_garbled():
 def test_count_subgates_collects_each_subgate():
     clock = VirtualClock()
     pairs = configure(b"0.5", 3) + [
-        (b"INIT\n", None),
+        *INIT,
         (b"R?\n", block(10)),
         (b"R?\n", block(12)),
         (b"R?\n", block(9)),
@@ -286,7 +304,7 @@ def test_count_subgates_collects_each_subgate():
 
 def test_count_subgates_polls_until_a_late_reading_arrives():
     pairs = configure(b"1", 2) + [
-        (b"INIT\n", None),
+        *INIT,
         (b"R?\n", block()),  # not there yet: poll again
         (b"R?\n", block(7, 8)),  # late: both sub-gates at once
     ]
@@ -296,10 +314,10 @@ def test_count_subgates_polls_until_a_late_reading_arrives():
 
 def test_count_subgates_check_stops_early_and_aborts():
     pairs = configure(b"0.5", 5) + [
-        (b"INIT\n", None),
+        *INIT,
         (b"R?\n", block(10)),
         (b"R?\n", block(11)),
-        (b"ABOR\n", None),
+        *ABORT,
     ]
     with expected_protocol(Keysight53230A, pairs) as counter:
         result = counter.count_subgates(0.5, 5, lambda counts: len(counts) < 2)
@@ -309,7 +327,7 @@ def test_count_subgates_check_stops_early_and_aborts():
 
 
 def test_count_subgates_check_sees_late_readings_one_by_one():
-    pairs = configure(b"0.5", 4) + [(b"INIT\n", None), (b"R?\n", block(1, 2, 3)), (b"ABOR\n", None)]
+    pairs = configure(b"0.5", 4) + INIT + [(b"R?\n", block(1, 2, 3))] + ABORT
     with expected_protocol(Keysight53230A, pairs) as counter:
         result = counter.count_subgates(0.5, 4, lambda counts: counts[-1] != 2)
     assert result.counts == (1, 2) and not result.completed
@@ -317,14 +335,14 @@ def test_count_subgates_check_sees_late_readings_one_by_one():
 
 def test_count_subgates_gives_up_on_a_stuck_counter_and_aborts():
     # gate 1 s, I/O timeout 0.25 s: R? at 1.02, 1.12, 1.22, 1.32 s, then give up
-    pairs = configure(b"1", 2) + [(b"INIT\n", None)] + [(b"R?\n", block())] * 4 + [(b"ABOR\n", None)]
+    pairs = configure(b"1", 2) + INIT + [(b"R?\n", block())] * 4 + ABORT
     with expected_protocol(Keysight53230A, pairs, timeout_s=0.25) as counter:
         with pytest.raises(InstrumentTimeout, match="sub-gate 1 of 2"):
             counter.count_subgates(1.0, 2)
 
 
 def test_count_subgates_timeout_value_aborts():
-    pairs = configure(b"0.5", 3) + [(b"INIT\n", None), (b"R?\n", block(5)), (b"R?\n", block(9.91e37)), (b"ABOR\n", None)]
+    pairs = configure(b"0.5", 3) + INIT + [(b"R?\n", block(5)), (b"R?\n", block(9.91e37))] + ABORT
     with expected_protocol(Keysight53230A, pairs) as counter:
         with pytest.raises(CounterTimeoutValue):
             counter.count_subgates(0.5, 3)
@@ -388,3 +406,185 @@ def test_garbled_error_queue_entry():
 def test_channel_must_exist():
     with pytest.raises(ValueError):
         Keysight53230A("protocol-test", transport=ProtocolTransport([]), channel=3)
+
+
+# ----------------------------------------------- against the emulator, via pyvisa-py
+def beam_on(world, clock, energy_eV=100.0, angle_deg=60.0):
+    """Tune every electrode, heat the filament, open the needle, turn to the angle, settle."""
+    t = clock.now()
+    for name in ELECTRODE_MAP:
+        ch = world.electrode(name)
+        ch.set_ramp(1e5, t)
+        ch.set_voltage(world.tuned_potential(name, energy_eV), t)
+        ch.set_on(True, t)
+    world.set_filament(current_A=2.2, voltage_V=5.0, output=True)
+    world.set_relay(0, True)
+    world.goniometer.move_to(angle_deg, t)
+    clock.advance(60.0)
+
+
+@pytest.fixture
+def served(world, clock):
+    emulator = Counter53230AEmulator(world)
+    server = InstrumentServer(emulator, lock=world.lock).start()
+    yield emulator, server
+    server.stop()
+
+
+@pytest.fixture
+def live(served, world, clock):
+    """(driver, emulator, server) over TCPIP::127.0.0.1::PORT::SOCKET with a beam on."""
+    emulator, server = served
+    beam_on(world, clock)
+    counter = Keysight53230A(server.visa_address, clock=clock, timeout_s=0.3)
+    yield counter, emulator, server
+    counter.close()
+
+
+def within_poisson(n, expected, sigmas=5.0):
+    return abs(n - expected) < sigmas * math.sqrt(expected)
+
+
+def test_live_identity_and_settings(live):
+    counter, _, _ = live
+    assert "53230A" in counter.identity()
+    counter.configure_totalize(0.25, 8)
+    assert counter.settings() == {
+        "channel": 1,
+        "gate_s": 0.25,
+        "samples": 8,
+        "trigger_count": 1,
+        "trigger_source": "IMM",
+    }
+    assert counter.probe()["errors"] == []
+    assert counter.snapshot()["gate_s"] == 0.25
+
+
+def test_live_count_subgates_matches_world_rate(live, world, clock):
+    counter, _, _ = live
+    rate = world.measured_rate()
+    assert rate > 1e3
+    t0 = clock.now()
+    result = counter.count_subgates(1.0, 10)
+    assert result.completed and len(result.counts) == 10 and result.counted_s == 10.0
+    expected = rate * result.counted_s
+    assert within_poisson(result.total, expected)
+    for k, n in enumerate(result.counts):
+        assert within_poisson(n, world.expected_counts(t0 + k, t0 + k + 1))
+    # the sub-gates scatter like Poisson counts, not like a constant
+    assert len(set(result.counts)) > 1
+
+
+def test_live_check_stops_after_two_subgates(live, world, clock):
+    counter, _, _ = live
+    seen = []
+
+    def check(counts):
+        seen.append(len(counts))
+        return len(counts) < 2
+
+    result = counter.count_subgates(0.5, 10, check)
+    assert result.completed is False
+    assert len(result.counts) == 2 and result.counted_s == 1.0
+    assert seen == [1, 2]
+    assert within_poisson(result.total, world.measured_rate() * 1.0)
+    clock.advance(10.0)
+    assert counter.points_available() == 0  # aborted: later sub-gates never appear
+
+
+def test_live_count_and_fetch(live, world, clock):
+    counter, _, _ = live
+    assert within_poisson(counter.count(2.0), world.measured_rate() * 2.0)
+    counter.configure_totalize(0.5, 4)
+    counter.start()
+    counts = counter.fetch()
+    assert len(counts) == 4
+    assert counter.fetch() == counts  # FETC? leaves reading memory alone
+    assert counter.read_available(3) == counts[:3]
+    assert counter.points_available() == 1
+
+
+def test_live_timeout_value(live):
+    counter, emulator, _ = live
+    emulator.timeout_next = True
+    with pytest.raises(CounterTimeoutValue):
+        counter.count(0.5)
+    assert counter.count(0.5) > 0
+
+
+def test_live_fetch_without_measurement_is_data_stale(live):
+    counter, _, _ = live
+    counter.reset()
+    with pytest.raises(DeviceError) as info:
+        counter.fetch()
+    assert info.value.code == -230
+    assert counter.count(0.1) > 0
+
+
+def test_live_device_refuses_gate_the_driver_was_misconfigured_for(served, clock):
+    _, server = served
+    counter = Keysight53230A(server.visa_address, clock=clock, timeout_s=0.3, max_gate_s=5000.0)
+    try:
+        with pytest.raises(DeviceError) as info:
+            counter.configure_totalize(2000.0)
+        assert info.value.code == -222
+        assert counter.count(0.1) >= 0
+    finally:
+        counter.close()
+
+
+def test_live_silence_then_recovers(live):
+    counter, _, server = live
+    server.faults.inject("silence")
+    with pytest.raises(InstrumentTimeout):
+        counter.identity()
+    assert "53230A" in counter.identity()
+
+
+def test_live_garbled_block_then_recovers(live):
+    counter, _, server = live
+    counter.configure_totalize(0.5, 2)
+    counter.start()
+    server.faults.inject("garble")
+    with pytest.raises(GarbledReply):
+        counter.read_available()
+    assert counter.points_available() >= 0
+    assert len(counter.fetch()) == 2
+
+
+def test_live_truncated_reply_then_recovers(live):
+    counter, _, server = live
+    counter.configure_totalize(0.5, 3)
+    counter.start()
+    server.faults.inject("truncate")
+    with pytest.raises(ConnectionLost):
+        counter.fetch()
+    counts = counter.fetch()  # the driver reconnects; the counter kept its readings
+    assert len(counts) == 3
+
+
+def test_live_dropped_connection_mid_count_then_recovers(live, world):
+    counter, emulator, server = live
+
+    def pull_the_cable_after_first_subgate(counts):
+        if len(counts) == 1:
+            server.faults.inject("drop")  # the next R? finds the link gone
+        return True
+
+    with pytest.raises(ConnectionLost):
+        counter.count_subgates(0.5, 4, pull_the_cable_after_first_subgate)
+    # the driver reconnected to abort the orphaned measurement
+    assert emulator.measurement.aborted_at is not None
+    result = counter.count_subgates(0.5, 4)
+    assert result.completed and len(result.counts) == 4
+    assert within_poisson(result.total, world.measured_rate() * 2.0)
+
+
+def test_live_drop_before_configure_then_recovers(live):
+    counter, _, server = live
+    server.faults.inject("drop")
+    with pytest.raises(ConnectionLost):
+        counter.configure_totalize(0.5, 2)
+    counter.configure_totalize(0.5, 2)
+    counter.start()
+    assert len(counter.fetch()) == 2

@@ -1,0 +1,290 @@
+"""The 53230A emulator at the byte level: commands, replies, error queue, timing, counts."""
+
+import math
+import re
+
+import pytest
+
+from simulators.keysight_53230a import Counter53230AEmulator
+from simulators.world import ELECTRODE_MAP
+
+READING = re.compile(r"^[+-]\d\.\d{14}E[+-]\d{3}$")
+
+
+def beam_on(world, clock, energy_eV=100.0, angle_deg=60.0):
+    """Tune every electrode, heat the filament, open the needle, turn to the angle, settle."""
+    t = clock.now()
+    for name in ELECTRODE_MAP:
+        ch = world.electrode(name)
+        ch.set_ramp(1e5, t)
+        ch.set_voltage(world.tuned_potential(name, energy_eV), t)
+        ch.set_on(True, t)
+    world.set_filament(current_A=2.2, voltage_V=5.0, output=True)
+    world.set_relay(0, True)
+    world.goniometer.move_to(angle_deg, t)
+    clock.advance(60.0)
+
+
+@pytest.fixture
+def counter(world):
+    return Counter53230AEmulator(world)
+
+
+def ask(emulator, text: str) -> str:
+    """Send one line; return the reply without its terminator ('' when silent)."""
+    reply = emulator.feed(text.encode() + b"\n")
+    assert reply == b"" or reply.endswith(b"\n")
+    return reply.decode()[:-1] if reply else ""
+
+
+def errors(emulator) -> list[str]:
+    out = []
+    while True:
+        entry = ask(emulator, "SYST:ERR?")
+        if entry == '+0,"No error"':
+            return out
+        out.append(entry)
+
+
+def unblock(reply: str) -> list[float]:
+    m = re.fullmatch(r"#(\d)(\d+)(.*)", reply)
+    assert m, reply
+    assert len(m.group(2)) == int(m.group(1))
+    payload = m.group(3)
+    assert len(payload) == int(m.group(2))
+    return [float(x) for x in payload.split(",")] if payload else []
+
+
+def record_windows(world, monkeypatch, counts=100):
+    """Make detector_counts return ``counts`` and record the windows asked for."""
+    windows = []
+
+    def fake(t0, t1):
+        windows.append((t0, t1))
+        return counts
+
+    monkeypatch.setattr(world, "detector_counts", fake)
+    return windows
+
+
+# --------------------------------------------------------------- configuration
+def test_identity(counter):
+    assert ask(counter, "*IDN?").split(",")[1] == "53230A"
+
+
+def test_configure_and_query_settings(counter):
+    ask(counter, "CONF:TOT:TIM 0.5,(@1)")
+    assert ask(counter, "SENS:TOT:GATE:TIME?") == "+5.00000000000000E-001"
+    assert ask(counter, "TOT:GATE:TIME?") == "+5.00000000000000E-001"
+    assert ask(counter, "SAMP:COUN?") == "+1"
+    assert ask(counter, "TRIG:COUN?") == "+1"
+    assert ask(counter, "TRIG:SOUR?") == "IMM"
+    ask(counter, "SAMPLE:COUNT 20")
+    ask(counter, "TRIG:COUN 3")
+    assert ask(counter, "SAMP:COUN?") == "+20"
+    assert ask(counter, "TRIG:COUN?") == "+3"
+    # CONFigure resets sample and trigger counts
+    ask(counter, "CONFIGURE:TOTALIZE:TIMED 1E-3,(@2)")
+    assert ask(counter, "SAMP:COUN?") == "+1" and ask(counter, "TRIG:COUN?") == "+1"
+    assert ask(counter, "SENS:TOT:GATE:TIME?") == "+1.00000000000000E-003"
+    assert counter.channel == 2
+    ask(counter, "CONF:TOT:TIM MAX,(@1)")
+    assert ask(counter, "SENS:TOT:GATE:TIME?") == "+1.00000000000000E+003"
+    ask(counter, "CONF:TOT:TIM MIN")
+    assert ask(counter, "SENS:TOT:GATE:TIME?") == "+1.00000000000000E-006"
+    ask(counter, "CONF:TOT:TIM")
+    assert ask(counter, "SENS:TOT:GATE:TIME?") == "+1.00000000000000E-001"
+    assert errors(counter) == []
+
+
+@pytest.mark.parametrize(
+    "command, error",
+    [
+        ("CONF:TOT:TIM 2000,(@1)", '-222,"Data out of range"'),
+        ("CONF:TOT:TIM 1e-7,(@1)", '-222,"Data out of range"'),
+        ("CONF:TOT:TIM 0,(@1)", '-222,"Data out of range"'),
+        ("CONF:TOT:TIM 0.5,(@3)", '-224,"Illegal parameter value"'),
+        ("CONF:TOT:TIM fast,(@1)", '-104,"Data type error"'),
+        ("SAMP:COUN 0", '-222,"Data out of range"'),
+        ("SAMP:COUN 1000001", '-222,"Data out of range"'),
+        ("SAMP:COUN 2.5", '-222,"Data out of range"'),
+        ("TRIG:COUN 0", '-222,"Data out of range"'),
+        ("TRIG:SOUR NOW", '-224,"Illegal parameter value"'),
+        ("FORM REAL,64", '-221,"Settings conflict"'),
+        ("FORM HEX", '-224,"Illegal parameter value"'),
+        ("MEAS:BOGUS?", '-113,"Undefined header"'),
+        ("FETC?", '-230,"Data corrupt or stale"'),
+        ("R?", '-230,"Data corrupt or stale"'),
+    ],
+)
+def test_refused_commands_queue_the_manuals_errors(counter, command, error):
+    ask(counter, "CONF:TOT:TIM 0.25,(@1)")
+    assert ask(counter, command) == ""
+    assert errors(counter) == [error]
+    # a refused setting leaves the previous one in force
+    assert ask(counter, "SENS:TOT:GATE:TIME?") == "+2.50000000000000E-001"
+
+
+def test_format_ascii_and_clear_status(counter):
+    ask(counter, "FORM ASC")
+    ask(counter, "FORM:DATA ASCII")
+    assert errors(counter) == []
+    ask(counter, "NOT:A:COMMAND")
+    ask(counter, "*CLS")
+    assert errors(counter) == []
+
+
+# -------------------------------------------------------------- measurement
+def test_readings_cover_consecutive_gates_from_init(counter, world, clock, monkeypatch):
+    windows = record_windows(world, monkeypatch, counts=123456)
+    clock.advance(10.0)
+    ask(counter, "CONF:TOT:TIM 0.5,(@1);SAMP:COUN 4")
+    ask(counter, "INIT")
+    assert ask(counter, "DATA:POIN?") == "+0"
+    assert ask(counter, "R?") == "#10"  # running, nothing complete yet: an empty block
+    clock.advance(1.25)
+    assert ask(counter, "DATA:POIN?") == "+2"
+    reply = ask(counter, "R?")
+    assert reply == "#245+1.23456000000000E+005,+1.23456000000000E+005"
+    assert ask(counter, "DATA:POIN?") == "+0"  # R? erased them
+    clock.advance(1.0)
+    assert unblock(ask(counter, "R? 1")) == [123456.0]
+    assert ask(counter, "DATA:POIN?") == "+1"
+    assert windows == [(10.0, 10.5), (10.5, 11.0), (11.0, 11.5)]
+    assert errors(counter) == []
+
+
+def test_counts_drawn_once_and_fetch_returns_memory(counter, world, clock):
+    beam_on(world, clock)
+    ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 3")
+    ask(counter, "INIT")
+    clock.advance(3.5)
+    first = ask(counter, "FETC?")
+    assert ask(counter, "FETC?") == first  # FETC? does not erase and does not redraw
+    values = first.split(",")
+    assert len(values) == 3 and all(READING.match(v) for v in values)
+    assert unblock(ask(counter, "R? 2")) == [float(v) for v in values[:2]]
+    assert ask(counter, "FETC?") == values[2]
+
+
+def test_counts_follow_the_world_rate(counter, world, clock):
+    beam_on(world, clock)
+    ask(counter, "CONF:TOT:TIM 2,(@1);SAMP:COUN 10")
+    t0 = clock.now()
+    ask(counter, "INIT")
+    clock.advance(20.0)
+    counts = unblock(ask(counter, "R?"))
+    assert len(counts) == 10
+    for k, n in enumerate(counts):
+        expected = world.expected_counts(t0 + 2 * k, t0 + 2 * (k + 1))
+        assert expected > 1e4  # a beam that is really on
+        assert n == int(n) and abs(n - expected) < 5 * math.sqrt(expected)
+    assert sum(counts) == pytest.approx(world.measured_rate() * 20.0, rel=5 / math.sqrt(sum(counts)) + 0.01)
+
+
+def test_dark_world_counts_nothing(counter, clock):
+    ask(counter, "CONF:TOT:TIM 1,(@1)")
+    ask(counter, "INIT")
+    clock.advance(1.0)
+    assert ask(counter, "FETC?") == "+0.00000000000000E+000"
+
+
+def test_early_fetch_waits_for_the_end_on_the_clock(counter, clock):
+    ask(counter, "CONF:TOT:TIM 0.5,(@1);SAMP:COUN 4")
+    ask(counter, "INIT")
+    assert len(ask(counter, "FETC?").split(",")) == 4
+    assert clock.now() == pytest.approx(2.0)
+
+
+def test_read_query_is_init_plus_fetch(counter, clock):
+    ask(counter, "CONF:TOT:TIM 0.5,(@1);SAMP:COUN 2")
+    assert len(ask(counter, "READ?").split(",")) == 2
+    assert clock.now() == pytest.approx(1.0)
+
+
+def test_trigger_count_times_sample_count(counter, clock):
+    ask(counter, "CONF:TOT:TIM 0.1,(@1);SAMP:COUN 3;TRIG:COUN 2;TRIG:SOUR IMM")
+    ask(counter, "INIT")
+    clock.advance(5.0)
+    assert ask(counter, "DATA:POIN?") == "+6"
+
+
+def test_abort_stops_later_readings(counter, clock):
+    ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 5")
+    ask(counter, "INIT")
+    clock.advance(2.5)
+    ask(counter, "ABOR")
+    clock.advance(10.0)
+    assert ask(counter, "DATA:POIN?") == "+2"
+    assert len(ask(counter, "FETC?").split(",")) == 2
+    assert len(unblock(ask(counter, "R?"))) == 2
+    assert ask(counter, "R?") == ""  # nothing left and nothing running
+    assert errors(counter) == ['-230,"Data corrupt or stale"']
+    ask(counter, "INIT")  # a new measurement may start
+    assert errors(counter) == []
+
+
+def test_init_while_running_is_ignored(counter, clock):
+    ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 3")
+    ask(counter, "INIT")
+    clock.advance(1.5)
+    ask(counter, "INIT:IMM")
+    assert errors(counter) == ['-213,"Init ignored"']
+    assert ask(counter, "DATA:POIN?") == "+1"  # the first measurement went on
+
+
+def test_reconfigure_clears_memory(counter, clock):
+    ask(counter, "CONF:TOT:TIM 1,(@1)")
+    ask(counter, "INIT")
+    clock.advance(2.0)
+    ask(counter, "CONF:TOT:TIM 2,(@1)")
+    assert ask(counter, "FETC?") == ""
+    assert errors(counter) == ['-230,"Data corrupt or stale"']
+
+
+def test_reset(counter, clock):
+    ask(counter, "CONF:TOT:TIM 1,(@2);SAMP:COUN 7;TRIG:SOUR BUS")
+    ask(counter, "INIT")
+    ask(counter, "*RST")
+    assert ask(counter, "SENS:TOT:GATE:TIME?") == "+1.00000000000000E-001"
+    assert ask(counter, "SAMP:COUN?") == "+1"
+    assert ask(counter, "TRIG:SOUR?") == "IMM"
+    assert counter.channel == 1
+    assert ask(counter, "FETC?") == ""
+    assert errors(counter) == ['-230,"Data corrupt or stale"']
+
+
+def test_timeout_hook_makes_next_reading_not_a_number(counter, clock):
+    ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 3")
+    ask(counter, "INIT")
+    clock.advance(1.0)
+    counter.timeout_next = True
+    clock.advance(2.0)
+    assert ask(counter, "FETC?").split(",") == [
+        "+9.91000000000000E+037",
+        "+0.00000000000000E+000",
+        "+0.00000000000000E+000",
+    ]
+    assert counter.timeout_next is False
+
+
+def test_external_trigger_never_arrives(counter, clock):
+    ask(counter, "CONF:TOT:TIM 0.1,(@1);TRIG:SOUR EXT")
+    ask(counter, "INIT")
+    clock.advance(10.0)
+    assert ask(counter, "R?") == "#10"
+    assert ask(counter, "FETC?") == ""  # busy: the host's I/O timeout ends this
+    ask(counter, "ABOR")
+    assert ask(counter, "R?") == ""
+    assert errors(counter) == ['-230,"Data corrupt or stale"']
+
+
+def test_infinite_gate_closes_on_abort(counter, world, clock, monkeypatch):
+    windows = record_windows(world, monkeypatch, counts=42)
+    ask(counter, "CONF:TOT:TIM INF,(@1);SAMP:COUN 5")
+    ask(counter, "INIT")
+    clock.advance(3.0)
+    assert ask(counter, "DATA:POIN?") == "+0"
+    ask(counter, "ABOR")
+    assert ask(counter, "FETC?") == "+4.20000000000000E+001"
+    assert windows == [(0.0, 3.0)]
