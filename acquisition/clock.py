@@ -19,12 +19,33 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["Clock", "RealClock", "ScaledClock", "VirtualClock", "make_clock", "utc_iso"]
+__all__ = ["Clock", "RealClock", "ScaledClock", "VirtualClock", "make_clock", "utc_iso", "utc_iso_from_epoch"]
 
 
 def utc_iso(moment: datetime) -> str:
     """ISO 8601 UTC with microseconds and a ``Z``, the form run files store."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_day_text: dict[int, str] = {}
+
+
+def utc_iso_from_epoch(epoch_s: float) -> str:
+    """Same text as :func:`utc_iso` from POSIX seconds, without building a datetime.
+
+    The engine stamps several events per point; strftime would be a third of its
+    per-point cost, so the date is cached per day and the time of day is integer math.
+    """
+    us = round(epoch_s * 1_000_000)
+    day, us_of_day = divmod(us, 86_400_000_000)
+    date = _day_text.get(day)
+    if date is None:
+        date = _day_text[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%d")
+    s, us = divmod(us_of_day, 1_000_000)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{date}T{h:02d}:{m:02d}:{s:02d}.{us:06d}Z"
 
 
 class Clock:
@@ -36,6 +57,10 @@ class Clock:
     def __init__(self) -> None:
         self._wall0 = datetime.now(timezone.utc)
         self._t0 = 0.0
+
+    @property
+    def _epoch0(self) -> float:
+        return self._wall0.timestamp()
 
     def now(self) -> float:
         raise NotImplementedError
@@ -54,6 +79,12 @@ class Clock:
         if t is None:
             t = self.now()
         return self._wall0 + timedelta(seconds=t - self._t0)
+
+    def utc(self, t: float | None = None) -> str:
+        """ISO 8601 UTC text of experiment time ``t`` (default: now), as files store it."""
+        if t is None:
+            t = self.now()
+        return utc_iso_from_epoch(self._epoch0 + (t - self._t0))
 
     def wall_seconds(self, experiment_seconds: float) -> float:
         """How long ``experiment_seconds`` take in wall time (0 for a virtual clock)."""

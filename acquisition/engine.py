@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from acquisition import counting
-from acquisition.clock import Clock, utc_iso
+from acquisition.clock import Clock
 from acquisition.events import (
     EventBus,
     Gate,
@@ -172,7 +172,11 @@ class Engine:
         self._max_loss = det.max_loss_fraction
         self._linear_limit = det.linear_limit_cps
         ev = self.config.effective_volume
-        self._ev = (ev.angles_deg, ev.factors) if ev is not None else None
+        # one factor per planned angle, interpolated once (ValueError now if outside the table)
+        self._ev_factor = {
+            a: float(counting.effective_volume_factor(a, ev.angles_deg, ev.factors)) if ev is not None else 1.0
+            for a in plan.scan.angles_deg
+        }
         # the longer of the plan's and the gas line's settle time (plans.SettleConfig)
         self._gas_settle_s = max(plan.settle.gas_s, self.config.gas_line.settle_s)
         self._state = RunState.IDLE
@@ -219,7 +223,7 @@ class Engine:
 
     # ------------------------------------------------------------ events
     def _utc(self, t: float | None = None) -> str:
-        return utc_iso(self.clock.wall_utc(t))
+        return self.clock.utc(t)
 
     def _message(self, level: str, text: str) -> None:
         getattr(log, level if level in ("info", "warning", "error") else "info")(text)
@@ -511,29 +515,20 @@ class Engine:
         self.bus.emit(Resumed(self.clock.now(), self._utc(), f"recovered from: {why}"))
 
     # ------------------------------------------------------------ derived numbers
-    def _gate_numbers(self, g: Gate) -> tuple[float, float, float, PointFlag, float]:
-        """Raw rate, dead-time-corrected rate and variance, flags, loss fraction."""
-        raw = g.counts / g.gate_s
-        rate, var = counting.corrected_rate(g.counts, g.gate_s, self._tau, self._model)
-        loss = counting.loss_fraction(raw, self._tau, self._model)
-        flags = PointFlag(
-            int(
-                counting.saturation_flags(
-                    raw, self._tau, self._model, max_loss_fraction=self._max_loss, linear_limit_cps=self._linear_limit
-                )
-            )
-        )
-        return raw, float(rate), float(var), flags, float(loss)
+    def _gate_numbers(self, g: Gate) -> counting.GateNumbers:
+        """Raw rate, dead-time-corrected rate and variance, loss fraction, flags."""
+        return counting.correct_gate(g.counts, g.gate_s, self._tau, self._model,
+                                     max_loss_fraction=self._max_loss, linear_limit_cps=self._linear_limit)
 
     def _point(self, pp, signal: Gate, background: Gate | None, attempts: int) -> Point:
         flags = PointFlag.REDONE if attempts > 1 else PointFlag.NONE
-        s_raw, s_rate, s_var, s_flags, s_loss = self._gate_numbers(signal)
+        s_raw, s_rate, s_var, s_loss, s_flags = self._gate_numbers(signal)
         flags |= s_flags
         norm_s = signal.beam_current_A * signal.needle_mbar
         s_norm, s_norm_var = s_rate / norm_s, s_var / norm_s**2
         key = (pp.sweep, pp.energy_index)
         if background is not None:
-            b_raw, b_rate, b_var, b_flags, b_loss = self._gate_numbers(background)
+            b_raw, b_rate, b_var, b_loss, b_flags = self._gate_numbers(background)
             flags |= b_flags
             norm_b = background.beam_current_A * background.needle_mbar
             b_norm, b_norm_var = b_rate / norm_b, b_var / norm_b**2
@@ -548,9 +543,7 @@ class Engine:
             flags |= PointFlag.BACKGROUND_INTERPOLATED
         net = s_norm - b_norm
         net_var = s_norm_var + b_norm_var
-        factor = 1.0
-        if self._ev is not None:
-            factor = float(counting.effective_volume_factor(pp.angle_deg, *self._ev))
+        factor = self._ev_factor[pp.angle_deg]
         # rate per A per mbar is a tiny number; scale to per nA per mbar for readable files
         rel = net * factor * 1e-9
         rel_err = math.sqrt(net_var) * factor * 1e-9

@@ -61,3 +61,23 @@ def test_make_clock():
     assert isinstance(make_clock(virtual=True), VirtualClock)
     assert isinstance(make_clock(time_scale=10), ScaledClock)
     assert isinstance(make_clock(), RealClock)
+
+
+def test_fast_utc_text_matches_datetime_formatting():
+    import random
+
+    from acquisition.clock import utc_iso_from_epoch
+    from datetime import datetime, timezone
+
+    rng = random.Random(1)
+    for _ in range(2000):
+        epoch = rng.uniform(0, 4e9) // 1e-3 * 1e-3  # whole milliseconds: no half-microsecond ties
+        expected = utc_iso(datetime.fromtimestamp(epoch, timezone.utc))
+        assert utc_iso_from_epoch(epoch) == expected
+    assert utc_iso_from_epoch(86400 - 1e-7) == "1970-01-02T00:00:00.000000Z"  # rounds into the next day
+
+
+def test_clock_utc_follows_experiment_time():
+    clock = VirtualClock()
+    clock.sleep(3.25)
+    assert clock.utc() == utc_iso(clock.wall_utc())[:-4] + clock.utc()[-4:]  # same to the millisecond

@@ -433,3 +433,29 @@ def test_normalise_per_energy_to_unit_mean():
     v, _ = c.normalise_per_energy([2.0, np.nan, 4.0], [0.1, 0.1, 0.1])  # nan points ignored
     np.testing.assert_allclose(v, [2 / 3, np.nan, 4 / 3])
     assert np.isnan(c.normalise_per_energy([-1.0, 0.5], [0.1, 0.1])[0]).all()
+
+
+# --------------------------------------------------------------------------- scalar fast path
+@pytest.mark.parametrize("model", ["nonparalyzable", "paralyzable"])
+@pytest.mark.parametrize("counts", [0, 1, 37, 12345, 2_000_000, 3_500_000, 9_000_000])
+@pytest.mark.parametrize("tau", [0.0, 50e-9, 1e-7, 1e-6])
+def test_correct_gate_equals_the_array_functions(model, counts, tau):
+    from acquisition.counting import correct_gate
+
+    gate = 10.0
+    fast = correct_gate(counts, gate, tau, model, max_loss_fraction=0.1, linear_limit_cps=1e5)
+    rate, var = c.corrected_rate(counts, gate, tau, model)
+    m = counts / gate
+    loss = c.loss_fraction(m, tau, model)
+    flags = c.saturation_flags(m, tau, model, max_loss_fraction=0.1, linear_limit_cps=1e5)
+    assert fast.raw_cps == m
+    np.testing.assert_allclose([fast.rate_cps, fast.var, fast.loss], [rate, var, loss], rtol=1e-9, atol=0, equal_nan=True)
+    assert fast.flags == flags
+
+
+def test_correct_gate_invalid_input_is_overflow():
+    from acquisition.counting import correct_gate
+
+    assert correct_gate(10, 0.0, 1e-7, "nonparalyzable", max_loss_fraction=0.1, linear_limit_cps=1e5).flags == PointFlag.OVERFLOW
+    assert correct_gate(10, 1.0, 1e-7, "nonparalyzable", max_loss_fraction=0.1, linear_limit_cps=1e5,
+                        overflow=True).flags == PointFlag.OVERFLOW

@@ -58,6 +58,16 @@ class Recorder:
         return [e for e in self.events if isinstance(e, kind)]
 
 
+def wait_for(condition, timeout_s=10.0):
+    """Poll a condition from a helper thread (bounded: a broken engine fails, not hangs)."""
+    event = threading.Event()
+    for _ in range(int(timeout_s / 0.002)):
+        if condition():
+            return
+        event.wait(0.002)
+    raise AssertionError("condition not reached")
+
+
 def run_engine(config, plan=None, *, fake=None, **kwargs):
     clock = VirtualClock()
     fake = fake or FakeApparatus(config, clock)
@@ -216,12 +226,11 @@ def test_persistent_error_pauses_until_operator_resumes(config):
     fake.move_to = move
 
     def operator():
-        while engine.state != RunState.PAUSED:
-            threading.Event().wait(0.01)
+        wait_for(lambda: engine.state == RunState.PAUSED)
         broken["on"] = False  # the operator fixes the cable
         engine.resume()
 
-    helper = threading.Thread(target=operator)
+    helper = threading.Thread(target=operator, daemon=True)
     helper.start()
     stop = engine.run()
     helper.join(5)
@@ -234,20 +243,20 @@ def test_pause_at_boundary_and_abort_from_another_thread(config):
     engine, fake, rec = run_engine(config)
     fake.record_calls = True
 
-    def operator():
-        while len(rec.of(Point)) < 3:
-            threading.Event().wait(0.001)
-        engine.pause()
-        while engine.state != RunState.PAUSED:
-            threading.Event().wait(0.001)
+    # the operator presses pause while the third point is being stored ...
+    engine.bus.subscribe(lambda e: engine.pause() if isinstance(e, Point) and e.seq == 2 else None)
+
+    def operator():  # ... and, once paused, aborts from the GUI thread
+        wait_for(lambda: engine.state == RunState.PAUSED)
         engine.abort("operator went home")
 
-    helper = threading.Thread(target=operator)
+    helper = threading.Thread(target=operator, daemon=True)
     helper.start()
     stop = engine.run()
     helper.join(5)
     assert stop.status == "aborted" and "operator went home" in stop.reason
-    assert 3 <= len(rec.of(Point)) < 12
+    assert len(rec.of(Point)) == 3  # pause took effect at the next point boundary
+    assert rec.of(Paused)[0].reason == "paused by operator"
     assert "safe state" in fake.calls
 
 
@@ -258,7 +267,8 @@ def test_immediate_pause_discards_partial_count(config):
     def count(subgate_s, n, check):
         if not rec.of(Paused) and len(rec.of(Point)) == 1:
             engine.pause(immediate=True)
-            threading.Thread(target=lambda: (threading.Event().wait(0.05), engine.resume())).start()
+            threading.Thread(target=lambda: (wait_for(lambda: engine.state == RunState.PAUSED), engine.resume()),
+                             daemon=True).start()
         return original(subgate_s, n, check)
 
     fake.count = count
