@@ -29,7 +29,9 @@ switches to SWMR mode (no object or attribute can be created afterwards).  A poi
 is appended to every column, the file is flushed and fsync'ed, and only then is the
 scalar ``/entry/points_done`` raised and flushed again: a row counts as written when
 its index is below ``points_done`` and every column reaches it, so a ``kill -9`` or a
-power cut loses at most the point in progress.  A SWMR reader (the GUI, ``read_run``)
+power cut loses at most the point in progress.  Log entries are flushed and
+fsync'ed too; monitor readings are flushed (a kill -9 loses none) and made durable
+by the next point's fsync.  A SWMR reader (the GUI, ``read_run``)
 can follow the file while it grows.  :meth:`RunWriter.resume` clears the file's
 consistency flags (as ``h5clear -s`` does), trims a half-written row and appends the
 rest of the run into the same file.
