@@ -175,8 +175,9 @@ class Apparatus:
         return MonitorReading(self.clock.now(), beam, chamber.value_mbar, needle.value_mbar)
 
     def count(self, subgate_s: float, n: int, check: Callable[[list[int]], bool] | None = None):
-        """Count channeltron pulses for ``n`` sub-gates; ``check`` may stop early."""
-        self.counter.configure_totalize(subgate_s, n)
+        """Count channeltron pulses for ``n`` sub-gates; ``check`` may stop early.
+
+        (The counter driver configures timed totalize itself.)"""
         return self.counter.count_subgates(subgate_s, n, check)
 
     def channeltron_off_now(self) -> None:

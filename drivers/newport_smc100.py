@@ -229,6 +229,7 @@ class NewportSMC100(Instrument):
         backlash_deg: float = 0.5,
         poll_interval_s: float = 0.1,
         move_timeout_s: float = 120.0,
+        wait_travel: bool = True,
         **base_kwargs,
     ) -> None:
         if not (isinstance(controller_address, int) and 1 <= controller_address <= 31):
@@ -247,6 +248,8 @@ class NewportSMC100(Instrument):
         self.backlash_deg = float(backlash_deg)
         self.poll_interval_s = float(poll_interval_s)
         self.move_timeout_s = float(move_timeout_s)
+        self._velocity: float | None = None  # cached VA for travel-time estimates
+        self.wait_travel = wait_travel
         super().__init__(address, **base_kwargs)
 
     # ------------------------------------------------------------ conversation
@@ -388,15 +391,26 @@ class NewportSMC100(Instrument):
                 f"controller is {state.state_name}: {todo} before moving to {angle_deg:g} deg",
             )
         self._refuse_unless(state, ok=state.ready, doing=f"move to {angle_deg:g} deg")
-        if angle_deg < self.position_deg:
+        here = self.position_deg
+        if angle_deg < here:
             # Coming from above: go below the target first so the last approach is
             # upward, like every other move.  Never below the configured range.
-            self._move_segment(max(angle_deg - self.backlash_deg, self.min_angle_deg), deadline, angle_deg)
-        self._move_segment(angle_deg, deadline, angle_deg)
+            below = max(angle_deg - self.backlash_deg, self.min_angle_deg)
+            self._move_segment(below, deadline, angle_deg, here)
+            here = below
+        self._move_segment(angle_deg, deadline, angle_deg, here)
         return self.position_deg
 
-    def _move_segment(self, position_deg: float, deadline: float, target_deg: float) -> None:
+    def _move_segment(self, position_deg: float, deadline: float, target_deg: float, from_deg: float) -> None:
         self._send("PA", format_number(position_deg))
+        # Sleep through the constant-velocity travel time before polling TS: polling a
+        # 20 s move every 0.1 s is 200 queries for nothing.  Acceleration makes the real
+        # move a little longer; the polls cover that.
+        if self.wait_travel and self._velocity is None:
+            self._velocity = self.velocity_deg_s
+        if self.wait_travel and self._velocity > 0:
+            travel_s = abs(position_deg - from_deg) / self._velocity
+            self.clock.sleep(max(0.0, min(travel_s, deadline - self.clock.now())))
         self._wait_ready(deadline, what=f"move to {target_deg:g} deg", target_deg=target_deg)
 
     def _refuse_unless(self, state: ControllerState, *, ok: bool, doing: str) -> None:
@@ -452,6 +466,7 @@ class NewportSMC100(Instrument):
     def reset(self) -> None:
         """Reset the controller (``RS``): it reboots into NOT REFERENCED and must be homed again."""
         self.write(self._command_text("RS"))
+        self._velocity = None
         deadline = self.clock.now() + self.reset_timeout_s
         while True:
             self.clock.sleep(self.poll_interval_s)
@@ -511,6 +526,7 @@ class NewportSMC100(Instrument):
         if not (math.isfinite(value) and 0 < value <= 1e12):
             raise self.limit_error("velocity_deg_s", value, "> 0 (and at most the stage's maximum)")
         self._send("VA", format_number(value))
+        self._velocity = None
 
     # ------------------------------------------------------------ identity
     def stage_id(self) -> str:

@@ -278,7 +278,7 @@ def test_home_that_does_not_finish_times_out_and_stops():
 
 # ----------------------------------------------------------------- moves
 def test_move_up_goes_straight():
-    pairs = [q("1TS", "1TS000032"), q("1TP", "1TP0")] + set_ok("1PA25")
+    pairs = [q("1TS", "1TS000032"), q("1TP", "1TP0")] + set_ok("1PA25") + [q("1VA?", "1VA5")]
     pairs += [q("1TS", "1TS000028"), q("1TS", "1TS000033"), q("1TP", "1TP25")]
     with expected_protocol(NewportSMC100, pairs) as smc:
         assert smc.move_to(25) == 25.0
@@ -286,7 +286,7 @@ def test_move_up_goes_straight():
 
 def test_move_down_overshoots_then_comes_up():
     pairs = [q("1TS", "1TS000033"), q("1TP", "1TP125")]
-    pairs += set_ok("1PA59.5") + [q("1TS", "1TS000028"), q("1TS", "1TS000033")]
+    pairs += set_ok("1PA59.5") + [q("1VA?", "1VA5")] + [q("1TS", "1TS000028"), q("1TS", "1TS000033")]
     pairs += set_ok("1PA60") + [q("1TS", "1TS000033"), q("1TP", "1TP60.0001")]
     with expected_protocol(NewportSMC100, pairs) as smc:
         assert smc.move_to(60) == pytest.approx(60.0001)
@@ -294,7 +294,7 @@ def test_move_down_overshoots_then_comes_up():
 
 def test_overshoot_never_leaves_the_configured_range():
     pairs = [q("1TS", "1TS000033"), q("1TP", "1TP50")]
-    pairs += set_ok("1PA20") + [q("1TS", "1TS000033")]
+    pairs += set_ok("1PA20") + [q("1VA?", "1VA5")] + [q("1TS", "1TS000033")]
     pairs += set_ok("1PA20.2") + [q("1TS", "1TS000033"), q("1TP", "1TP20.2")]
     with expected_protocol(NewportSMC100, pairs) as smc:
         assert smc.move_to(20.2) == pytest.approx(20.2)
@@ -302,7 +302,7 @@ def test_overshoot_never_leaves_the_configured_range():
 
 def test_custom_backlash():
     pairs = [q("1TS", "1TS000033"), q("1TP", "1TP90")]
-    pairs += set_ok("1PA78") + [q("1TS", "1TS000033")]
+    pairs += set_ok("1PA78") + [q("1VA?", "1VA5")] + [q("1TS", "1TS000033")]
     pairs += set_ok("1PA80") + [q("1TS", "1TS000033"), q("1TP", "1TP80")]
     with expected_protocol(NewportSMC100, pairs, backlash_deg=2.0) as smc:
         smc.move_to(80)
@@ -333,7 +333,7 @@ def test_move_when_not_referenced_asks_for_home_and_sends_no_move():
 
 def test_move_while_moving_waits_for_the_previous_move():
     pairs = [q("1TS", "1TS000028"), q("1TS", "1TS000028"), q("1TS", "1TS000033"), q("1TP", "1TP40")]
-    pairs += set_ok("1PA50") + [q("1TS", "1TS000033"), q("1TP", "1TP50")]
+    pairs += set_ok("1PA50") + [q("1VA?", "1VA5")] + [q("1TS", "1TS000033"), q("1TP", "1TP50")]
     with expected_protocol(NewportSMC100, pairs) as smc:
         assert smc.move_to(50) == 50.0
 
@@ -365,7 +365,7 @@ def test_move_refused_by_controller_raises_with_te_letter():
 
 
 def test_following_error_during_move_is_device_error():
-    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50")
+    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50") + [q("1VA?", "1VA5")]
     pairs += [q("1TS", "1TS000028"), q("1TS", "1TS00203D")]
     with expected_protocol(NewportSMC100, pairs) as smc, pytest.raises(DeviceError, match="following error") as info:
         smc.move_to(50)
@@ -373,15 +373,15 @@ def test_following_error_during_move_is_device_error():
 
 
 def test_end_of_run_during_move_is_device_error():
-    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50")
+    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50") + [q("1VA?", "1VA5")]
     pairs += [q("1TS", "1TS000233")]
     with expected_protocol(NewportSMC100, pairs) as smc, pytest.raises(DeviceError, match="positive end of run"):
         smc.move_to(50)
 
 
 def test_move_timeout_stops_and_names_target_position_state():
-    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50")
-    pairs += [q("1TS", "1TS000028")] * 3 + [sent("1ST"), q("1TP", "1TP31.25")]
+    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50") + [q("1VA?", "1VA5")]
+    pairs += [q("1TS", "1TS000028")] + [sent("1ST"), q("1TP", "1TP31.25")]  # travel wait used up the time
     with expected_protocol(NewportSMC100, pairs, poll_interval_s=1.0) as smc, pytest.raises(MotionTimeout) as info:
         smc.move_to(50, timeout_s=2.0)
     text = str(info.value)
@@ -390,8 +390,8 @@ def test_move_timeout_stops_and_names_target_position_state():
 
 
 def test_default_move_timeout_from_constructor():
-    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50")
-    pairs += [q("1TS", "1TS000028")] * 2 + [sent("1ST"), q("1TP", None), q("1TE", None)]
+    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50") + [q("1VA?", "1VA5")]
+    pairs += [q("1TS", "1TS000028")] + [sent("1ST"), q("1TP", None), q("1TE", None)]
     with (
         expected_protocol(NewportSMC100, pairs, poll_interval_s=1.0, move_timeout_s=1.0, timeout_s=0.2) as smc,
         pytest.raises(MotionTimeout, match="last position unknown"),
@@ -594,6 +594,7 @@ def test_sim_velocity(smc, world, clock):
 
 
 def test_sim_positioner_error_during_move_then_recovery(smc, server, world, clock):
+    smc.wait_travel = False  # poll throughout, so the fault lands mid-move
     smc.home()
     t0 = clock.now()
     clock.at(t0 + 3.0, lambda: setattr(server.emulator, "inject_error_bits", 0x0020))
@@ -649,6 +650,7 @@ def test_sim_silence_times_out_then_works(smc, server):
 
 
 def test_sim_replies_lost_mid_move_then_the_retry_finishes_the_move(smc, server, world, clock):
+    smc.wait_travel = False  # poll throughout, so the fault lands mid-move
     smc.home()
     clock.at(clock.now() + 2.0, lambda: server.faults.inject("silence", count=2))  # a TS poll and its TE
     with pytest.raises(InstrumentTimeout):
