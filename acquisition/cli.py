@@ -142,14 +142,17 @@ def _execute(engine_kwargs: dict, apparatus_config, plan, clock: Clock, writer, 
         else:
             engine.pause()
 
+    handlers = {signal.SIGINT: on_sigint, signal.SIGTERM: on_sigint}
+    if hasattr(signal, "SIGUSR1"):
+        handlers[signal.SIGUSR1] = on_usr1
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, on_sigint)
-        signal.signal(signal.SIGTERM, on_sigint)
-        if hasattr(signal, "SIGUSR1"):
-            signal.signal(signal.SIGUSR1, on_usr1)
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         stop = engine.run()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         apparatus.close()
         writer.close()
     return {"success": EXIT_OK, "aborted": EXIT_ABORTED}.get(stop.status, EXIT_RUN_FAILED)

@@ -127,7 +127,7 @@ class Keithley6485(SCPIInstrument):
     read_termination = b"\n"
     default_timeout_s = 3.0  # a reading at 6 NPLC with autoranging takes a few hundred ms
 
-    zero_check = control(
+    _zero_check = control(
         "SYST:ZCH?",
         "SYST:ZCH %s",
         "Zero check (bool): ``SYSTem:ZCHeck``; on = input shunted, readings meaningless.",
@@ -252,9 +252,30 @@ class Keithley6485(SCPIInstrument):
             raise self.device_error(command, reply, "reading is NAN (+9.91E37): no valid data")
         return reading
 
+    @property
+    def zero_check(self) -> bool:
+        """Zero check (bool): ``SYSTem:ZCHeck``; on = input shunted, readings meaningless."""
+        self._zero_check_state = self._zero_check
+        return self._zero_check_state
+
+    @zero_check.setter
+    def zero_check(self, on: bool) -> None:
+        self._zero_check_state = None  # unknown until the setting is accepted
+        self._zero_check = on
+        self._zero_check_state = bool(on)
+
+    def on_connect(self) -> None:
+        super().on_connect()
+        self._zero_check_state = None  # somebody may have pressed ZCHK while we were away
+
     def _refuse_zero_check(self, command: str) -> None:
-        # with the input shunted the instrument happily reads its own offset
-        if self.zero_check:
+        # With the input shunted the instrument happily reads its own offset.  The state
+        # is asked once per connection and then tracked, not asked before every reading
+        # (that doubled the traffic of the beam monitor); a ZCHK pressed at the front
+        # panel mid-run reads ~0 A and trips the beam-current interlock instead.
+        if getattr(self, "_zero_check_state", None) is None:
+            self._zero_check_state = self._zero_check
+        if self._zero_check_state:
             raise self.device_error(command, None, "zero check is on: the reading would be the input offset, not the beam")
 
     def _overflow(self, command: str, reply: str) -> Overflow:

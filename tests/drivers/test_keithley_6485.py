@@ -115,7 +115,7 @@ def test_two_fields_ask_the_elements_once():
         ZCH_OFF,
         (b"READ?\n", b"-1.000000E-07A,+1.600000E+01\n"),
         (b"FORM:ELEM?\n", b"READ,UNIT,STAT\n"),
-        ZCH_OFF,
+        # zero check is asked once per connection, then tracked
         (b"READ?\n", b"-2.000000E-07A,+0.000000E+00\n"),
     ]
     with expected_protocol(Keithley6485, pairs) as pa:
@@ -252,7 +252,6 @@ def test_settings_and_probe():
         (b"FORM:ELEM?\n", b"READ,UNIT,TIME,STAT\n"),
         (b"*IDN?\n", b"KEITHLEY INSTRUMENTS INC.,MODEL 6485,1234567,B03\n"),
         ZCH_OFF,
-        ZCH_OFF,
         (b"READ?\n", b"-1.000000E-07A,+1.000000E+00,+0.000000E+00\n"),
     ]
     with expected_protocol(Keithley6485, pairs) as pa:
@@ -277,7 +276,6 @@ def test_probe_in_zero_check_and_in_overflow():
         (b"*IDN?\n", b"KEITHLEY INSTRUMENTS INC.,MODEL 6485,1,B03\n"),
         (b"SYST:ZCH?\n", b"1\n"),
         (b"*IDN?\n", b"KEITHLEY INSTRUMENTS INC.,MODEL 6485,1,B03\n"),
-        ZCH_OFF,
         ZCH_OFF,
         (b"READ?\n", b"+9.900000E+37A,+1.000000E+00,+1.000000E+00\n"),
         (b"CURR:RANG?\n", b"2.000000E-09\n"),
@@ -435,3 +433,11 @@ def test_stack_survives_a_pulled_cable(served):
     with pytest.raises(ConnectionLost):
         pa.zero_check
     assert pa.zero_check is False  # reconnected; the instrument kept its state
+
+
+def test_zero_check_set_by_the_driver_is_tracked_without_asking():
+    pairs = [(b"SYST:ZCH ON\n", None), NO_ERROR]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        pa.zero_check = True
+        with pytest.raises(DeviceError, match="zero check is on"):
+            pa.read_current()  # refused from the tracked state: no SYST:ZCH?, no READ?

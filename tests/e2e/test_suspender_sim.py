@@ -1,0 +1,121 @@
+"""Interlocks on the simulated apparatus through the real stacks: a pressure burst
+during a count turns the channeltron HV off, suspends the run, and the point is
+measured again after recovery; the run file records the suspension."""
+
+import pytest
+
+from acquisition.apparatus import connect
+from acquisition.clock import VirtualClock
+from acquisition.config import parse_apparatus
+from acquisition.engine import Engine
+from acquisition.events import EventBus, Point, PointFlag, Resumed, RunStart, Suspended
+from acquisition.plans import parse_plan
+from acquisition.storage import RunWriter, read_run
+from simulators.apparatus import SimulatedApparatus
+from simulators.world import WorldConfig
+
+PLAN = """
+[metadata]
+sample = "isoflurane"
+[scan]
+gas = "isoflurane"
+energies_eV = [100]
+angles_deg = [40, 60, 80, 100]
+sweeps = 1
+[counting]
+dwell_s = 30.0
+background_dwell_s = 15.0
+subgate_s = 5.0
+[background]
+mode = "every"
+[settle]
+energy_s = 5.0
+angle_s = 1.0
+gas_s = 5.0
+"""
+
+
+@pytest.fixture
+def rig():
+    clock = VirtualClock()
+    with SimulatedApparatus(clock, WorldConfig(seed=3)) as sim:
+        config = parse_apparatus(sim.apparatus_toml(), source="<sim>")
+        apparatus = connect(config, clock)
+        yield clock, sim, config, apparatus
+        apparatus.close()
+
+
+def run_with(rig, tmp_path, on_event):
+    clock, sim, config, apparatus = rig
+    plan = parse_plan(PLAN, source="<plan>", apparatus=config)
+    bus = EventBus()
+    path = tmp_path / "run.h5"
+    state = {}
+
+    def store(event):
+        if isinstance(event, RunStart):
+            state["w"] = RunWriter.create(path, event)
+        else:
+            state["w"](event)
+
+    bus.subscribe(store, critical=True)
+    bus.subscribe(on_event)
+    stop = Engine(apparatus, plan, bus=bus, clock=clock, poll_s=2.0).run()
+    state["w"].close(stop)
+    return stop, read_run(path)
+
+
+def test_pressure_burst_during_count(rig, tmp_path):
+    clock, sim, config, apparatus = rig
+    world = sim.world
+    seen = {"points": [], "suspended": [], "cem_at_suspend": None}
+
+    def on_event(event):
+        if isinstance(event, Point):
+            seen["points"].append(event)
+            if len(seen["points"]) == 1:
+                # outgassing 12 s into the next point's first count, for 20 s
+                world.pressure_burst(2e-4, 20.0, start=clock.now() + config.gas_line.settle_s + 12.0)
+        elif isinstance(event, Suspended):
+            seen["suspended"].append(event)
+            cem = world.electrode("channeltron")
+            seen["cem_at_suspend"] = (cem.emergency_off, cem.voltage(clock.now()))
+
+    stop, run = run_with(rig, tmp_path, on_event)
+    assert stop.status == "success"
+    # channeltron HV was already off when the suspension was announced
+    assert seen["cem_at_suspend"] == (True, 0.0)
+    assert len(seen["suspended"]) == 1 and "chamber pressure" in seen["suspended"][0].reason
+    redone = [p for p in seen["points"] if p.flags & PointFlag.REDONE]
+    assert [(p.angle_deg, p.attempts) for p in redone] == [(60.0, 2)]
+    assert len(seen["points"]) == 4
+    # every sub-gate of the redone point was counted with the channeltron back on its plateau
+    sub = redone[0].signal.subgate_counts
+    assert len(sub) == 6 and min(sub) > 0.9 * (sum(sub) / len(sub))
+    # and the file says what happened
+    kinds = [kind for _, _, kind, _ in run.log]
+    assert "suspended" in kinds and "resumed" in kinds
+    assert any("chamber pressure" in text for _, _, kind, text in run.log if kind == "suspended")
+    assert run.points["attempts"].tolist().count(2) == 1
+
+
+def test_beam_loss_between_points_suspends_and_recovers(rig, tmp_path):
+    clock, sim, config, apparatus = rig
+    world = sim.world
+    seen = {"points": 0, "suspended": [], "resumed": []}
+
+    def on_event(event):
+        if isinstance(event, Point):
+            seen["points"] += 1
+            if seen["points"] == 2:
+                world.beam_loss(60.0)
+        elif isinstance(event, Suspended):
+            seen["suspended"].append(event)
+        elif isinstance(event, Resumed):
+            seen["resumed"].append(event)
+
+    stop, run = run_with(rig, tmp_path, on_event)
+    assert stop.status == "success" and run.n_points == 4
+    assert "beam current" in seen["suspended"][0].reason
+    # resumed only after the beam came back and the configured wait passed
+    assert seen["resumed"][0].t - seen["suspended"][0].t >= config.interlocks.wait_after_recovery_s
