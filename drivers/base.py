@@ -124,10 +124,14 @@ class Instrument:
         return exc.with_context(instrument=self.name, address=self.address, command=command)
 
     def _before_exchange(self) -> None:
-        self._ensure_open()
-        if self._resync:
-            self._transport.clear_input()
+        if self._resync and self._transport is not None:
             self._resync = False
+            if self._transport.reconnect_to_resync:
+                self.log.info("%s at %s: reconnecting to drop a late reply", self.name, self.address)
+                self._transport.close()
+            else:
+                self._transport.clear_input()
+        self._ensure_open()
 
     def write_bytes(self, data: bytes, command: str | None = None) -> None:
         """Send raw bytes (terminator included by the caller)."""

@@ -457,15 +457,25 @@ class IsegHV(SCPIInstrument):
         self._check_voltage(f"{label} present setpoint", config, self.voltage_setpoint(channel))
         self._write_checked(f":VOLT ON,(@{channel})", channel, label)
 
-    def emergency_off(self, electrode: str | int) -> None:
+    def emergency_off(self, electrode: str | int, *, confirm: bool = True) -> None:
         """Shut the output down at once, without ramp: ``:VOLTage EMCY OFF,(@n)``.
 
-        For interlocks (the channeltron first).  One write, no query, so nothing
-        stands between the decision and the module; read :meth:`channel_status` to
-        confirm.  The channel stays in emergency off until :meth:`clear_emergency`.
+        For interlocks (the channeltron first).  The write goes out before anything
+        else; with ``confirm`` (the default) the channel status is then read back, so
+        the call returns only once the module has acted (a bare write returns while
+        the command may still be in flight) and raises :class:`DeviceError` if the
+        channel is not in emergency off.  The channel stays there until
+        :meth:`clear_emergency`.
         """
-        _, channel, _ = self._resolve(electrode)
+        label, channel, _ = self._resolve(electrode)
         self.write(f":VOLT EMCY OFF,(@{channel})")
+        if confirm:
+            status = self._channel_status(channel)
+            if not status.emergency_off:
+                raise self.device_error(
+                    f":VOLT EMCY OFF,(@{channel})", str(status.raw),
+                    f"{label} (channel {channel}) is not in emergency off after the command: {status.set_bits()}",
+                )
 
     def clear_emergency(self, electrode: str | int) -> None:
         """Leave emergency off (``:VOLTage EMCY CLR,(@n)``); the channel is then off."""

@@ -52,6 +52,10 @@ class Transport:
     """A byte stream to one instrument."""
 
     address: str = "?"
+    #: True where a fresh connection is a clean slate (TCP): after a timeout the driver
+    #: reconnects, so a reply that arrives late dies with the old connection instead of
+    #: answering the next query.  A real serial line has no such thing.
+    reconnect_to_resync: bool = False
 
     def write(self, data: bytes) -> None:
         raise NotImplementedError
@@ -84,6 +88,7 @@ class SerialTransport(Transport):
 
     def __init__(self, address: str, settings: SerialSettings, timeout_s: float) -> None:
         self.address = address
+        self.reconnect_to_resync = address.lower().startswith(("socket://", "rfc2217://"))
         self.settings = settings
         self.timeout_s = timeout_s
         self._port = None
@@ -217,6 +222,7 @@ class VisaTransport(Transport):
         serial_settings: SerialSettings | None = None,
     ) -> None:
         self.address = address
+        self.reconnect_to_resync = address.upper().startswith("TCPIP")
         self.backend = backend
         self.termination = read_termination
         self.timeout_s = timeout_s

@@ -169,9 +169,10 @@ def test_output_on_refused_when_front_panel_setpoint_is_outside_limits():
             m.output("cathode", True)
 
 
-def test_emergency_off_is_one_write_and_clear_checks_status():
+def test_emergency_off_writes_first_then_confirms_and_clear_checks_status():
     pairs = [
         (b":VOLT EMCY OFF,(@3)\r\n", None),
+        (b":READ:CHAN:STAT? (@3)\r\n", b"32\r\n"),
         (b":VOLT EMCY CLR,(@3)\r\n", None),
         (b":READ:CHAN:STAT? (@3)\r\n", OFF),
         (b":VOLT EMCY OFF,(@7)\r\n", None),
@@ -179,7 +180,13 @@ def test_emergency_off_is_one_write_and_clear_checks_status():
     with hv(pairs) as m:
         m.emergency_off("channeltron")
         m.clear_emergency("channeltron")
-        m.emergency_off(7)
+        m.emergency_off(7, confirm=False)
+
+
+def test_emergency_off_not_confirmed_is_a_device_error():
+    pairs = [(b":VOLT EMCY OFF,(@3)\r\n", None), (b":READ:CHAN:STAT? (@3)\r\n", b"8\r\n")]
+    with hv(pairs) as m, pytest.raises(DeviceError, match="channeltron .* not in emergency off"):
+        m.emergency_off("channeltron")
 
 
 def test_channel_status_query_decodes():
