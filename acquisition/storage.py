@@ -537,6 +537,7 @@ class RunWriter:
         self._f = f
         self.path = Path(f.filename)
         self._fsync = fsync
+        self._monitor_queue: list[tuple[float, ...]] = []
         self._closed = False
         entry = f["entry"]
         self._entry = entry
@@ -669,6 +670,7 @@ class RunWriter:
         """Append one point to every column, update the default plot, flush, fsync,
         then commit it (``points_done``)."""
         self._check_open()
+        self._drain_monitors()
         key = (p.sweep, p.energy_index, p.angle_index)
         if key in self._done:
             # keep the data (it was measured) but say so: done_keys() stays a set
@@ -693,22 +695,30 @@ class RunWriter:
         self._done.add(key)
 
     def write_monitor(self, m: Monitor) -> None:
-        """Append a slow-monitor reading to the three NXlog time logs and flush.
+        """Queue a slow-monitor reading for the three NXlog time logs.
 
-        Not fsync'ed: readings come every few seconds and are context, so a power
-        cut may lose those since the last point (a kill -9 loses none); the next
-        point's fsync makes them durable."""
+        The readings are written with the next point, log entry or close, in one
+        append per log: they are context of the point in progress, which a crash
+        loses anyway (DESIGN.md: at most the point in progress).  Flushing each of
+        the ~20 readings of a point on its own cost more than the point itself.
+        Live displays take monitors from the event stream, not from the file."""
         self._check_open()
-        t = self._rel_time(m.t, m.utc)
-        for name, (attr, _) in MONITOR_LOGS.items():
+        self._monitor_queue.append((self._rel_time(m.t, m.utc), *(float(getattr(m, attr)) for attr, _ in MONITOR_LOGS.values())))
+
+    def _drain_monitors(self) -> None:
+        if not self._monitor_queue:
+            return
+        columns = np.array(self._monitor_queue, dtype=float).T
+        self._monitor_queue.clear()
+        for i, name in enumerate(MONITOR_LOGS):
             time_ds, value_ds = self._logs[name]
-            _append(time_ds, t)
-            _append(value_ds, float(getattr(m, attr)))
-        self._f.flush()
+            _append_many(time_ds, columns[0])
+            _append_many(value_ds, columns[i + 1])
 
     def write_log(self, kind: str, t: float, utc: str, text: str) -> None:
         """Append to the event log (suspensions, resumes, pauses, messages, ...)."""
         self._check_open()
+        self._drain_monitors()
         rel = self._rel_time(t, utc)
         _append(self._events["time"], rel)
         _append(self._events["utc"], _fit(utc, UTC_LEN))
