@@ -410,9 +410,11 @@ class Engine:
             raise _Redo(trip)
         t_start = self.clock.now()
         interruption: list[str] = []
+        last: list[Monitor] = []
 
         def check(counts: list[int]) -> bool:
             m = self._monitors()
+            last[:] = [m]
             why = self._tripped(m)
             if why:
                 self.apparatus.channeltron_off_now()  # before anything else
@@ -432,7 +434,8 @@ class Engine:
                 self._check_abort()
                 self._wait_paused("paused by operator (count discarded)")
             raise _Redo(why)
-        after = self._monitors()
+        # the check after the final sub-gate already read the monitors at this moment
+        after = last[0] if last and len(result.counts) == n else self._monitors()
         trip = self._tripped(after)
         if trip:  # tripped during the last sub-gate: this gate is not to be trusted
             self._suspend(trip, pp)

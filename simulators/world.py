@@ -197,6 +197,7 @@ class HVChannel:
         self.load_ohm = 1e9  # leakage; the channeltron channel gets its strip resistance
         self._v0 = 0.0
         self._t0 = t
+        self.on_change = None  # the world's hook: cached transmissions are stale after a change
 
     def _goal(self) -> float:
         return self.set_V if (self.on and not self.emergency_off) else 0.0
@@ -211,12 +212,20 @@ class HVChannel:
     def is_ramping(self, t: float) -> bool:
         return self.voltage(t) != self._goal()
 
+    def settles_at(self) -> float:
+        """Time at which the present ramp ends (the past if it has)."""
+        if self.ramp_V_per_s <= 0:
+            return math.inf if self._goal() != self._v0 else self._t0
+        return self._t0 + abs(self._goal() - self._v0) / self.ramp_V_per_s
+
     def current(self, t: float) -> float:
         return self.voltage(t) / self.load_ohm
 
     def _rebase(self, t: float) -> None:
         self._v0 = self.voltage(t)
         self._t0 = t
+        if self.on_change is not None:
+            self.on_change()
 
     def set_voltage(self, volts: float, t: float) -> None:
         self._rebase(t)
@@ -235,6 +244,8 @@ class HVChannel:
         self.emergency_off = True
         self._v0 = 0.0
         self._t0 = t
+        if self.on_change is not None:
+            self.on_change()
 
     def clear_trip(self, t: float) -> None:
         self._rebase(t)
@@ -304,6 +315,11 @@ class World:
         }
         module, ch = ELECTRODE_MAP["channeltron"]
         self.hv[module][ch].load_ohm = cfg.cem_resistance_ohm
+        self._hv_version = 0
+        self._transmission_cache: dict[tuple[str, ...], tuple[int, float, float, float]] = {}
+        for channels in self.hv.values():
+            for channel in channels:
+                channel.on_change = self._hv_changed
         # goniometer, valves, gas
         self.goniometer = Goniometer(cfg.goniometer_speed_deg_s, cfg.goniometer_travel_deg, t)
         self.relays = [False] * 8
@@ -345,7 +361,23 @@ class World:
         """Incident energy: filament potential below ground."""
         return max(0.0, -self.electrode_voltage("cathode", t))
 
+    def _hv_changed(self) -> None:
+        self._hv_version += 1
+
     def _transmission(self, names, energy: float, t: float) -> float:
+        """Transmission of a set of electrodes at ``energy``, cached while the high
+        voltages stand still (it is evaluated for every integration step of every
+        count, and all the electrodes' ramps make it the world's costliest number)."""
+        cached = self._transmission_cache.get(names)
+        if cached is not None and cached[0] == self._hv_version and cached[1] == energy and t >= cached[2]:
+            return cached[3]
+        value = self._transmission_now(names, energy, t)
+        settled = max(self.electrode(n).settles_at() for n in names)
+        if t >= settled:
+            self._transmission_cache[names] = (self._hv_version, energy, settled, value)
+        return value
+
+    def _transmission_now(self, names, energy: float, t: float) -> float:
         cfg = self.config
         exponent = 0.0
         for name in names:

@@ -26,11 +26,8 @@ ABORT = [(b"ABOR\n", None), (b"*OPC?\n", b"1\n")]
 def configure(gate: bytes, samples: int, channel: int = 1):
     """The exchange of configure_totalize(gate, samples)."""
     return [
-        (b"FORM ASC\n", None),
-        (b"CONF:TOT:TIM " + gate + b",(@%d)\n" % channel, None),
-        (b"SAMP:COUN %d\n" % samples, None),
-        (b"TRIG:COUN 1\n", None),
-        (b"TRIG:SOUR IMM\n", None),
+        (b"FORM ASC;:CONF:TOT:TIM " + gate + b",(@%d);:SAMP:COUN %d;:TRIG:COUN 1;:TRIG:SOUR IMM\n" % (channel, samples),
+         None),
         NO_ERROR,
     ]
 

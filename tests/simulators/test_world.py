@@ -193,3 +193,25 @@ def test_malformed_table_is_rejected(tmp_path):
     holes.write_text("angle_deg,energy_eV,dcs\n20,50,2\n30,50,1\n20,100,1\n")
     with pytest.raises(DcsTableError, match="not a full grid"):
         DcsTable.from_csv(holes)
+
+
+def test_cached_transmission_equals_direct_computation_through_ramps(world, clock):
+    from simulators.world import ANALYZER_ELECTRODES
+
+    tune(world, 100.0)
+    clock.sleep(1.0)
+    for name in ANALYZER_ELECTRODES:  # a slow retune: the transmission changes while ramping
+        ch = world.electrode(name)
+        ch.set_ramp(5.0, clock.now())
+        ch.set_voltage(world.tuned_potential(name, 120.0), clock.now())
+    values = []
+    for _ in range(40):
+        t = clock.now()
+        cached = world._transmission(ANALYZER_ELECTRODES, 120.0, t)
+        assert cached == world._transmission_now(ANALYZER_ELECTRODES, 120.0, t)
+        values.append(cached)
+        clock.sleep(1.0)
+    assert values[0] < 0.5 and values[-1] == 1.0  # it did change, then settled at the new tune
+    world.electrode("lens_A2").set_voltage(world.tuned_potential("lens_A2", 120.0) + 30, clock.now())
+    clock.sleep(60.0)  # a change after settling invalidates the cache
+    assert world._transmission(ANALYZER_ELECTRODES, 120.0, clock.now()) < 0.9
