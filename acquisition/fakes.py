@@ -9,25 +9,14 @@ to trip interlocks at chosen times.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from acquisition.apparatus import GAS_PATHS, MonitorReading
 from acquisition.clock import Clock
+from drivers.keysight_53230a import SubgateCount
 
-__all__ = ["FakeApparatus", "FakeCount"]
-
-
-@dataclass(frozen=True)
-class FakeCount:
-    counts: tuple[int, ...]
-    subgate_s: float
-    completed: bool
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts)
+__all__ = ["FakeApparatus"]
 
 
 class FakeApparatus:
@@ -92,15 +81,15 @@ class FakeApparatus:
         rate = self.rate_cps / max(s, 0.1)
         return rate * (self.background_fraction if self.gas_path == "side_leak" else 1.0)
 
-    def count(self, subgate_s: float, n: int, check=None) -> FakeCount:
+    def count(self, subgate_s: float, n: int, check=None) -> SubgateCount:
         counts: list[int] = []
         mean = self._rate() * subgate_s
         for _ in range(n):
             self.clock.sleep(subgate_s)
             counts.append(int(self.rng.poisson(mean)) if self.rng is not None else int(mean))
             if check is not None and not check(counts):
-                return FakeCount(tuple(counts), subgate_s, False)
-        return FakeCount(tuple(counts), subgate_s, True)
+                return SubgateCount(tuple(counts), subgate_s, False)
+        return SubgateCount(tuple(counts), subgate_s, True)
 
     def channeltron_off_now(self) -> None:
         self._log("channeltron off")
