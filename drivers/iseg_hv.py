@@ -612,11 +612,14 @@ class IsegHV(SCPIInstrument):
         return {"ramp_speed_percent": self.ramp_speed_percent, "channels": self.channels, "electrodes": electrodes}
 
     def probe(self) -> dict[str, Any]:
-        """Cheap health check, switching nothing: identity, channel count, module status."""
+        """Cable check, switching nothing: identity, channel count, module status, and
+        channel 0's measured voltage and current (one reading)."""
         identity = self.identity()
         channels = self.module_channels()
         status = self.module_status()
         return {
+            "channel_0_voltage_V": self.measured_voltage(0),
+            "channel_0_current_A": self.measured_current(0),
             "model": self.model,
             "address": self.address,
             "identity": identity,

@@ -323,11 +323,11 @@ class Keysight53230A(SCPIInstrument):
         }
 
     def probe(self) -> dict[str, Any]:
-        """Cheap health check: identity and the pending error queue (drained).
+        """Cable check: identity, the pending error queue (drained), one 0.1 s count.
 
-        Starts no measurement.  Returns ``{"model", "address", "identity", "errors"}``
-        with ``errors`` a list of ``(code, message)``; raises a typed error if the
-        counter does not answer.
+        Returns ``{"model", "address", "identity", "errors", "counts_in_0.1_s"}`` with
+        ``errors`` a list of ``(code, message)``; raises a typed error if the counter
+        does not answer.  The count is what a technician looks at: pulses arriving.
         """
         identity = self.identity()
         errors = []
@@ -336,7 +336,9 @@ class Keysight53230A(SCPIInstrument):
             if code == 0:
                 break
             errors.append((code, message))
-        return {"model": self.model, "address": self.address, "identity": identity, "errors": errors}
+        counts = self.count(0.1)
+        return {"model": self.model, "address": self.address, "identity": identity, "errors": errors,
+                "counts_in_0.1_s": counts}
 
     # ---------------------------------------------------------------- helpers
     def _ask_data(self, command: str) -> str:

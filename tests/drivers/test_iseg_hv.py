@@ -385,6 +385,8 @@ def test_settings_and_probe():
         (b"*IDN?\r\n", b"iseg Spezialelektronik GmbH,EBS 80 10,520001,5.26\r\n"),
         (b":READ:MOD:CHAN?\r\n", b"8\r\n"),
         (b":READ:MOD:STAT?\r\n", MODULE_GOOD),
+        (b":MEAS:VOLT? (@0)\r\n", b"3.00000E+01V\r\n"),
+        (b":MEAS:CURR? (@0)\r\n", b"3.00000E-08A\r\n"),
     ]
     with hv(pairs, electrodes=STEPPED) as m:
         settings = m.settings()
@@ -394,6 +396,7 @@ def test_settings_and_probe():
         probe = m.probe()
         assert probe["channels"] == 8 and probe["module_status"] == 30465 and probe["module_fault"] is None
         assert probe["identity"].startswith("iseg Spezialelektronik GmbH")
+        assert probe["channel_0_voltage_V"] == 30.0 and probe["channel_0_current_A"] == 3e-8
 
 
 # ---------------------------------------------------------------- against the emulator

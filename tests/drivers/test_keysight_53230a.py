@@ -386,9 +386,10 @@ def test_probe_drains_error_queue():
         (b"*IDN?\n", b"Keysight Technologies,53230A,MY0,1.0\n"),
         (b"SYST:ERR?\n", b'-113,"Undefined header"\n'),
         NO_ERROR,
-    ]
+    ] + configure(b"0.1", 1) + INIT + [(b"FETC?\n", reading(12).encode() + b"\n")]
     with expected_protocol(Keysight53230A, pairs) as counter:
         probe = counter.probe()
+    assert probe["counts_in_0.1_s"] == 12
     assert probe["identity"] == "Keysight Technologies,53230A,MY0,1.0"
     assert probe["errors"] == [(-113, "Undefined header")]
     assert probe["model"] == "Keysight 53230A"
@@ -453,8 +454,9 @@ def test_live_identity_and_settings(live):
         "trigger_count": 1,
         "trigger_source": "IMM",
     }
-    assert counter.probe()["errors"] == []
     assert counter.snapshot()["gate_s"] == 0.25
+    probe = counter.probe()  # a 0.1 s count of its own
+    assert probe["errors"] == [] and probe["counts_in_0.1_s"] >= 0
 
 
 def test_live_count_subgates_matches_world_rate(live, world, clock):
