@@ -168,9 +168,31 @@ class Apparatus:
             (self.valves.relay_on if on else self.valves.relay_off)(relay)
         self.gas_path = path
         self.clock.sleep(gl.settle_s if settle_s is None else settle_s)
+        if settle_s != 0.0:
+            self.wait_pressure_settled()
+
+    def wait_pressure_settled(self, *, tolerance: float = 0.02, interval_s: float = 1.0, max_wait_s: float = 60.0) -> bool:
+        """After a valve change: wait until two chamber readings ``interval_s`` apart
+        differ by less than ``tolerance`` (relative), at most ``max_wait_s``.
+
+        The fixed settle time covers a healthy gas line; this catches a slow one (a
+        sticking valve, a long line) instead of counting on a drifting target density.
+        Returns False (and logs a warning) if the pressure never settled.
+        """
+        previous = self.gauges.pressure(self.config.gas_line.chamber_gauge_channel).value_mbar
+        waited = 0.0
+        while waited < max_wait_s:
+            self.clock.sleep(interval_s)
+            waited += interval_s
+            now = self.gauges.pressure(self.config.gas_line.chamber_gauge_channel).value_mbar
+            if abs(now - previous) <= tolerance * max(abs(now), abs(previous)):
+                return True
+            previous = now
+        log.warning("chamber pressure still changing %.0f s after the valve change (%.3g mbar)", max_wait_s, previous)
+        return False
 
     def read_monitors(self) -> MonitorReading:
-        chamber, needle = self.gauges.pressures()
+        chamber, needle = self.gauges.pressures()  # PRX: channel 1 chamber, channel 2 needle line
         beam = abs(self.picoammeter.read_current())
         return MonitorReading(self.clock.now(), beam, chamber.value_mbar, needle.value_mbar)
 
