@@ -198,7 +198,7 @@ def cmd_probe(args) -> int:
 
 def cmd_run(args) -> int:
     from acquisition.plans import load_plan
-    from acquisition.storage import RunWriter
+    from acquisition.storage import RunRecorder
 
     clock = _clock_from(args)
     with ExitStack() as stack:
@@ -208,41 +208,13 @@ def cmd_run(args) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             raise SystemExit(f"xbeam run: {path} exists; choose another -o or `xbeam resume {path}`")
-        from acquisition.engine import Engine  # noqa: F401  (import errors before the file is created)
-
-        state = {}
-
-        def create_writer(start_event):
-            state["writer"] = RunWriter.create(path, start_event)
-
-        writer = _LazyWriter(create_writer, state)
         print(f"xbeam run: {plan.source} -> {path}", file=sys.stderr)
-        return _execute({}, config, plan, clock, writer, args.quiet)
-
-
-class _LazyWriter:
-    """Creates the run file at RunStart (it needs the snapshot), then forwards events."""
-
-    def __init__(self, create, state) -> None:
-        self._create = create
-        self._state = state
-
-    def __call__(self, event) -> None:
-        from acquisition.events import RunStart
-
-        if isinstance(event, RunStart) and "writer" not in self._state:
-            self._create(event)
-            return
-        self._state["writer"](event)
-
-    def close(self) -> None:
-        if "writer" in self._state:
-            self._state["writer"].close()
+        return _execute({}, config, plan, clock, RunRecorder(path), args.quiet)
 
 
 def cmd_resume(args) -> int:
     from acquisition.plans import parse_plan
-    from acquisition.storage import RunWriter
+    from acquisition.storage import RunRecorder, RunWriter
 
     clock = _clock_from(args)
     writer, data = RunWriter.resume(args.run)
@@ -259,14 +231,14 @@ def cmd_resume(args) -> int:
         )
         seq_start = int(data.points["seq"].max()) + 1 if len(data.points.get("seq", [])) else 0
         kwargs = {"run_id": data.run_id, "done": done, "seq_start": seq_start, "resumed": True}
-        return _execute(kwargs, config, plan, clock, writer, args.quiet)
+        return _execute(kwargs, config, plan, clock, RunRecorder(writer=writer), args.quiet)
 
 
 def cmd_dry_run(args) -> int:
     from acquisition.config import load_apparatus, parse_apparatus
     from acquisition.events import Point
     from acquisition.plans import load_plan
-    from acquisition.storage import RunWriter
+    from acquisition.storage import RunRecorder
 
     clock = make_clock(virtual=True)
     if args.apparatus:
@@ -282,8 +254,7 @@ def cmd_dry_run(args) -> int:
             if isinstance(event, Point) and event.flags:
                 flagged[(event.energy_eV, event.angle_deg)] = event.flags.describe()
 
-        state = {}
-        writer = _LazyWriter(lambda e: state.__setitem__("writer", RunWriter.create(path, e)), state)
+        writer = RunRecorder(path)
         t0 = clock.now()
         from acquisition.apparatus import connect
         from acquisition.engine import Engine

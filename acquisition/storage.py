@@ -80,6 +80,7 @@ from acquisition.events import (
 )
 
 __all__ = [
+    "RunRecorder",
     "DERIVED_UNITS",
     "FILE_VERSION",
     "GATES",
@@ -1085,6 +1086,34 @@ def _open_for_reading(path: Path) -> h5py.File:
         return h5py.File(path, "r", swmr=True)
     except OSError:
         return h5py.File(path, "r")
+
+
+
+class RunRecorder:
+    """Event-bus subscriber that owns a run file: created at ``RunStart`` (the event
+    carries the plan and the instrument snapshot the file starts with), every later
+    event forwarded to the :class:`RunWriter`.  For a resumed run, pass the writer
+    :meth:`RunWriter.resume` returned instead of a path."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, writer: RunWriter | None = None,
+                 fsync: bool = True) -> None:
+        if (path is None) == (writer is None):
+            raise ValueError("RunRecorder takes a path to create or a resumed writer, not both")
+        self.path = Path(path) if path is not None else writer.path
+        self.writer = writer
+        self._fsync = fsync
+
+    def __call__(self, event: Any) -> None:
+        if self.writer is None:
+            if not isinstance(event, RunStart):
+                raise StorageError(f"{self.path}: the first event of a run must be RunStart, got {type(event).__name__}")
+            self.writer = RunWriter.create(self.path, event, fsync=self._fsync)
+            return
+        self.writer(event)
+
+    def close(self, stop: RunStop | None = None) -> None:
+        if self.writer is not None:
+            self.writer.close(stop)
 
 
 def read_run(path: str | os.PathLike) -> RunData:

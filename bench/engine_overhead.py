@@ -65,28 +65,18 @@ def run_once(config, plan, storage: bool) -> tuple[float, int]:
     fake = FakeApparatus(config, clock)
     bus = EventBus()
     with tempfile.TemporaryDirectory() as tmp:
-        writer = None
+        recorder = None
         if storage:
-            from acquisition.storage import RunWriter
+            from acquisition.storage import RunRecorder
 
-            state = {}
-
-            def sink(event, state=state):
-                from acquisition.events import RunStart
-
-                if isinstance(event, RunStart):
-                    state["w"] = RunWriter.create(Path(tmp) / "bench.h5", event)
-                else:
-                    state["w"](event)
-
-            bus.subscribe(sink, critical=True)
+            recorder = RunRecorder(Path(tmp) / "bench.h5")
+            bus.subscribe(recorder, critical=True)
         engine = Engine(fake, plan, bus=bus, clock=clock, snapshot=False)
         t0 = time.perf_counter()
         stop = engine.run()
         elapsed = time.perf_counter() - t0
-        if storage:
-            writer = state["w"]
-            writer.close()
+        if recorder is not None:
+            recorder.close(stop)
     return elapsed, stop.points_done
 
 

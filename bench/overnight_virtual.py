@@ -27,10 +27,10 @@ from acquisition.apparatus import connect  # noqa: E402
 from acquisition.clock import VirtualClock  # noqa: E402
 from acquisition.config import parse_apparatus  # noqa: E402
 from acquisition.engine import Engine  # noqa: E402
-from acquisition.events import EventBus, RunStart  # noqa: E402
+from acquisition.events import EventBus  # noqa: E402
 from acquisition.fakes import FakeApparatus  # noqa: E402
 from acquisition.plans import load_plan  # noqa: E402
-from acquisition.storage import RunWriter  # noqa: E402
+from acquisition.storage import RunRecorder  # noqa: E402
 from simulators.apparatus import SimulatedApparatus  # noqa: E402
 from simulators.world import WorldConfig  # noqa: E402
 
@@ -56,22 +56,15 @@ def run(plan_path: Path, *, fake: bool, tmp: Path, traffic: Traffic | None = Non
         plan = load_plan(plan_path, apparatus=config)
         apparatus = FakeApparatus(config, clock) if fake else connect(config, clock)
         bus = EventBus()
-        state = {}
-
-        def store(event):
-            if isinstance(event, RunStart):
-                state["w"] = RunWriter.create(tmp / f"{'fake' if fake else 'sim'}-{time.monotonic_ns()}.h5", event)
-            else:
-                state["w"](event)
-
-        bus.subscribe(store, critical=True)
+        recorder = RunRecorder(tmp / f"{'fake' if fake else 'sim'}-{time.monotonic_ns()}.h5")
+        bus.subscribe(recorder, critical=True)
         if traffic is not None:
             logging.getLogger("drivers").addHandler(traffic)
             logging.getLogger("drivers").setLevel(logging.DEBUG)
         t0 = time.perf_counter()
         try:
             stop = Engine(apparatus, plan, bus=bus, clock=clock).run()
-            state["w"].close(stop)
+            recorder.close(stop)
         finally:
             wall = time.perf_counter() - t0
             apparatus.close()

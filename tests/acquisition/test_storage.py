@@ -672,3 +672,14 @@ def test_clear_status_flags_makes_a_crashed_file_writable(crashed_file, tmp_path
         assert f["entry/status"][()].decode() == "running"
     run = read_run(path)
     assert run.n_points == 3 and run.plan["gas"] == "isoflurane"
+
+
+def test_run_recorder_creates_the_file_at_run_start_and_refuses_anything_else_first(tmp_path):
+    from acquisition.events import Message
+    from acquisition.storage import RunRecorder, StorageError
+
+    recorder = RunRecorder(tmp_path / "r.h5")
+    with pytest.raises(StorageError, match="first event of a run must be RunStart"):
+        recorder(Message(0.0, "2026-11-21T00:00:00.000000Z", "info", "hello"))
+    with pytest.raises(ValueError):
+        RunRecorder()

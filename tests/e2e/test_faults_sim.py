@@ -6,9 +6,9 @@ from acquisition.apparatus import connect
 from acquisition.clock import VirtualClock
 from acquisition.config import parse_apparatus
 from acquisition.engine import Engine
-from acquisition.events import EventBus, Message, Point, RunStart
+from acquisition.events import EventBus, Message, Point
 from acquisition.plans import parse_plan
-from acquisition.storage import RunWriter, read_run
+from acquisition.storage import RunRecorder, read_run
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import WorldConfig
 
@@ -46,11 +46,9 @@ def test_injected_link_faults_are_retried_and_every_point_lands(tmp_path):
         path = tmp_path / "faults.h5"
         roles = ["counter", "gauges", "picoammeter", "goniometer", "valves", "hv_analyzer"]
 
+        recorder = RunRecorder(path)
+
         def on_event(event):
-            if isinstance(event, RunStart):
-                state["w"] = RunWriter.create(path, event)
-                return
-            state["w"](event)
             if isinstance(event, Message):
                 state["messages"].append(event.text)
             if isinstance(event, Point):
@@ -59,9 +57,10 @@ def test_injected_link_faults_are_retried_and_every_point_lands(tmp_path):
                 sim.servers[role].faults.inject(rng.choice(["drop", "garble", "truncate"]))
                 state["injected"] += 1
 
-        bus.subscribe(on_event, critical=True)
+        bus.subscribe(recorder, critical=True)
+        bus.subscribe(on_event)
         stop = Engine(apparatus, plan, bus=bus, clock=clock, retry_delay_s=1.0).run()
-        state["w"].close(stop)
+        recorder.close(stop)
         apparatus.close()
     assert stop.status == "success", stop.reason
     run = read_run(path)

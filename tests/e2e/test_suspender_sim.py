@@ -8,9 +8,9 @@ from acquisition.apparatus import connect
 from acquisition.clock import VirtualClock
 from acquisition.config import parse_apparatus
 from acquisition.engine import Engine
-from acquisition.events import EventBus, Point, PointFlag, Resumed, RunStart, Suspended
+from acquisition.events import EventBus, Point, PointFlag, Resumed, Suspended
 from acquisition.plans import parse_plan
-from acquisition.storage import RunWriter, read_run
+from acquisition.storage import RunRecorder, read_run
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import WorldConfig
 
@@ -50,18 +50,11 @@ def run_with(rig, tmp_path, on_event):
     plan = parse_plan(PLAN, source="<plan>", apparatus=config)
     bus = EventBus()
     path = tmp_path / "run.h5"
-    state = {}
-
-    def store(event):
-        if isinstance(event, RunStart):
-            state["w"] = RunWriter.create(path, event)
-        else:
-            state["w"](event)
-
-    bus.subscribe(store, critical=True)
+    recorder = RunRecorder(path)
+    bus.subscribe(recorder, critical=True)
     bus.subscribe(on_event)
     stop = Engine(apparatus, plan, bus=bus, clock=clock, poll_s=2.0).run()
-    state["w"].close(stop)
+    recorder.close(stop)
     return stop, read_run(path)
 
 
