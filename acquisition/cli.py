@@ -216,6 +216,13 @@ def cmd_resume(args) -> int:
     from acquisition.plans import parse_plan
     from acquisition.storage import RunRecorder, RunWriter
 
+    from acquisition.storage import read_run
+
+    existing = read_run(args.run)
+    if existing.status == "success" and len(existing.done_keys()) >= existing.planned_points:
+        # nothing to measure: do not heat a filament or rewrite a finished file
+        print(f"xbeam resume: {args.run} is complete ({existing.planned_points} points); nothing to do", file=sys.stderr)
+        return EXIT_OK
     clock = _clock_from(args)
     writer, data = RunWriter.resume(args.run)
     with ExitStack() as stack:

@@ -91,3 +91,17 @@ def test_bad_plan_is_refused_before_anything_moves(tmp_path, capsys):
     assert code == 2
     assert "bad.toml" in err and "scan.sweeps" in err and "background.mode" in err and "every_nth" in err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_resume_of_a_complete_run_touches_nothing(tmp_path, capsys):
+    plan = tmp_path / "small.toml"
+    plan.write_text((ROOT / "examples" / "isoflurane_overnight.toml").read_text()
+                    .replace("energies_eV = [50, 100, 150, 200, 250, 300]", "energies_eV = [100]")
+                    .replace("sweeps = 3", "sweeps = 1")
+                    .replace("angles_deg = { start = 25, stop = 125, step = 5 }", "angles_deg = [60, 90]"))
+    run = tmp_path / "run.h5"
+    assert main(["run", str(plan), "--sim", "--virtual", "-q", "-o", str(run)]) == 0
+    before = run.read_bytes()
+    assert main(["resume", str(run), "--sim", "--virtual", "-q"]) == 0
+    assert "nothing to do" in capsys.readouterr().err
+    assert run.read_bytes() == before
