@@ -301,17 +301,9 @@ from drivers.keysight_e36xx import KeysightE36xx  # noqa: E402
 from simulators.keithley_6485 import Keithley6485Emulator  # noqa: E402
 from simulators.keysight_e36xx import E36xxEmulator  # noqa: E402
 from simulators.server import InstrumentServer  # noqa: E402
-from simulators.world import ELECTRODE_MAP  # noqa: E402
+from tests.worldsetup import tune  # noqa: E402
 
 
-def tune_gun(world, energy_eV=100.0):
-    """Every electrode at its tuned potential, set directly on the world."""
-    t = world.clock.now()
-    for name in ELECTRODE_MAP:
-        ch = world.electrode(name)
-        ch.set_ramp(1e5, t)
-        ch.set_voltage(world.tuned_potential(name, energy_eV), t)
-        ch.set_on(True, t)
 
 
 @pytest.fixture
@@ -325,7 +317,7 @@ def served(world, clock):
 
 def test_stack_filament_ramp_gives_100_nA_on_the_cup(served, world, clock):
     server, pa = served
-    tune_gun(world)
+    tune(world, 100.0)
     supply = InstrumentServer(E36xxEmulator(world), lock=world.lock).start()
     psu = KeysightE36xx(supply.visa_address, timeout_s=0.3, clock=clock)
     try:
@@ -347,14 +339,14 @@ def test_stack_filament_ramp_gives_100_nA_on_the_cup(served, world, clock):
 
 def test_stack_cold_filament_gives_no_beam(served, world):
     server, pa = served
-    tune_gun(world)
+    tune(world, 100.0)
     pa.configure_for_beam()
     assert abs(pa.read_current()) < 1e-12
 
 
 def test_stack_reading_in_zero_check_is_refused(served, world):
     server, pa = served
-    tune_gun(world)
+    tune(world, 100.0)
     world.set_filament(current_A=2.2, voltage_V=3.0, output=True)
     world.clock.sleep(30.0)
     with pytest.raises(DeviceError, match="zero check"):
@@ -365,7 +357,7 @@ def test_stack_reading_in_zero_check_is_refused(served, world):
 
 def test_stack_fixed_range_overflows_then_auto_range_recovers(served, world):
     server, pa = served
-    tune_gun(world)
+    tune(world, 100.0)
     world.set_filament(current_A=2.2, voltage_V=3.0, output=True)
     world.clock.sleep(30.0)
     pa.configure_for_beam()
@@ -413,7 +405,7 @@ def test_stack_refused_step_raises_device_error_with_code(served):
 )
 def test_stack_faults_are_typed_and_the_driver_recovers(served, world, fault, error):
     server, pa = served
-    tune_gun(world)
+    tune(world, 100.0)
     world.set_filament(current_A=2.2, voltage_V=3.0, output=True)
     world.clock.sleep(30.0)
     pa.configure_for_beam()

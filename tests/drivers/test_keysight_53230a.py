@@ -16,7 +16,7 @@ from drivers.keysight_53230a import (
 from drivers.testing import ProtocolTransport, expected_protocol
 from simulators.keysight_53230a import Counter53230AEmulator
 from simulators.server import InstrumentServer
-from simulators.world import ELECTRODE_MAP
+from tests.worldsetup import beam_on
 
 NO_ERROR = (b"SYST:ERR?\n", b'+0,"No error"\n')
 INIT = [(b"INIT\n", None), NO_ERROR]
@@ -407,18 +407,6 @@ def test_channel_must_exist():
 
 
 # ----------------------------------------------- against the emulator, via pyvisa-py
-def beam_on(world, clock, energy_eV=100.0, angle_deg=60.0):
-    """Tune every electrode, heat the filament, open the needle, turn to the angle, settle."""
-    t = clock.now()
-    for name in ELECTRODE_MAP:
-        ch = world.electrode(name)
-        ch.set_ramp(1e5, t)
-        ch.set_voltage(world.tuned_potential(name, energy_eV), t)
-        ch.set_on(True, t)
-    world.set_filament(current_A=2.2, voltage_V=5.0, output=True)
-    world.set_relay(0, True)
-    world.goniometer.move_to(angle_deg, t)
-    clock.advance(60.0)
 
 
 @pytest.fixture
@@ -433,7 +421,7 @@ def served(world, clock):
 def live(served, world, clock):
     """(driver, emulator, server) over TCPIP::127.0.0.1::PORT::SOCKET with a beam on."""
     emulator, server = served
-    beam_on(world, clock)
+    beam_on(world)
     counter = Keysight53230A(server.visa_address, clock=clock, timeout_s=0.3)
     yield counter, emulator, server
     counter.close()

@@ -5,20 +5,11 @@ import re
 import pytest
 
 from simulators.keithley_6485 import Keithley6485Emulator
-from simulators.world import ELECTRODE_MAP
+from tests.worldsetup import beam_on
 
 READING = re.compile(rb"^([+-]\d\.\d{6}E[+-]\d\d)A,([+-]\d\.\d{6}E[+-]\d\d),([+-]\d\.\d{6}E[+-]\d\d)\n$")
 
 
-def beam_on(world, energy_eV=100.0, filament_A=2.2):
-    t = world.clock.now()
-    for name in ELECTRODE_MAP:
-        ch = world.electrode(name)
-        ch.set_ramp(1e5, t)
-        ch.set_voltage(world.tuned_potential(name, energy_eV), t)
-        ch.set_on(True, t)
-    world.set_filament(current_A=filament_A, voltage_V=3.0, output=True)
-    world.clock.advance(30.0)  # ten filament time constants
 
 
 @pytest.fixture

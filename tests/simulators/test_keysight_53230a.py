@@ -6,23 +6,11 @@ import re
 import pytest
 
 from simulators.keysight_53230a import Counter53230AEmulator
-from simulators.world import ELECTRODE_MAP
+from tests.worldsetup import beam_on
 
 READING = re.compile(r"^[+-]\d\.\d{14}E[+-]\d{3}$")
 
 
-def beam_on(world, clock, energy_eV=100.0, angle_deg=60.0):
-    """Tune every electrode, heat the filament, open the needle, turn to the angle, settle."""
-    t = clock.now()
-    for name in ELECTRODE_MAP:
-        ch = world.electrode(name)
-        ch.set_ramp(1e5, t)
-        ch.set_voltage(world.tuned_potential(name, energy_eV), t)
-        ch.set_on(True, t)
-    world.set_filament(current_A=2.2, voltage_V=5.0, output=True)
-    world.set_relay(0, True)
-    world.goniometer.move_to(angle_deg, t)
-    clock.advance(60.0)
 
 
 @pytest.fixture
@@ -155,7 +143,7 @@ def test_readings_cover_consecutive_gates_from_init(counter, world, clock, monke
 
 
 def test_counts_drawn_once_and_fetch_returns_memory(counter, world, clock):
-    beam_on(world, clock)
+    beam_on(world)
     ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 3")
     ask(counter, "INIT")
     clock.advance(3.5)
@@ -168,7 +156,7 @@ def test_counts_drawn_once_and_fetch_returns_memory(counter, world, clock):
 
 
 def test_counts_follow_the_world_rate(counter, world, clock):
-    beam_on(world, clock)
+    beam_on(world)
     ask(counter, "CONF:TOT:TIM 2,(@1);SAMP:COUN 10")
     t0 = clock.now()
     ask(counter, "INIT")

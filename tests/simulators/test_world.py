@@ -6,34 +6,22 @@ import numpy as np
 import pytest
 
 from acquisition.dcs_table import DcsTable, DcsTableError, reference_path
-from simulators.world import ELECTRODE_MAP, RELAY_NEEDLE, RELAY_SIDE_LEAK, World, WorldConfig
+from simulators.world import RELAY_NEEDLE, RELAY_SIDE_LEAK, World, WorldConfig
+from tests.worldsetup import beam_on, tune
 
 
-def tune(world, energy):
-    t = world.now()
-    for name in ELECTRODE_MAP:
-        ch = world.electrode(name)
-        ch.set_ramp(1e5, t)
-        ch.set_voltage(world.tuned_potential(name, energy), t)
-        ch.set_on(True, t)
 
 
-def running(world, clock, energy=100.0, angle=60.0, filament_A=2.2):
-    tune(world, energy)
-    world.set_filament(current_A=filament_A, voltage_V=5.0, output=True)
-    world.set_relay(RELAY_NEEDLE, True)
-    world.goniometer.move_to(angle, clock.now())
-    clock.sleep(60.0)
 
 
 def test_beam_about_100nA_at_2p2A_and_100eV(world, clock):
-    running(world, clock)
+    beam_on(world)
     assert world.beam_current_A() == pytest.approx(100e-9, rel=0.05)  # drift is a few per cent
     assert world.energy_eV() == pytest.approx(100.0)
 
 
 def test_counts_are_poisson_around_the_model_rate(world, clock):
-    running(world, clock, angle=90.0)
+    beam_on(world, angle_deg=90.0)
     residuals = []
     for _ in range(400):
         t0 = clock.now()
@@ -49,7 +37,7 @@ def test_counts_are_poisson_around_the_model_rate(world, clock):
 
 
 def test_counts_follow_the_dcs_in_angle(world, clock):
-    running(world, clock, energy=100.0, angle=40.0)
+    beam_on(world, energy_eV=100.0, angle_deg=40.0)
     table = world.dcs_tables["target"]
     rates = {}
     for angle in (40.0, 90.0):
@@ -70,7 +58,7 @@ def test_counts_follow_the_dcs_in_angle(world, clock):
 def test_measured_rate_bends_over_with_dead_time_and_gain_sag(clock):
     cfg = WorldConfig(seed=3, beam_drift=0.0, dead_time_s=100e-9)
     world = World(clock, cfg)
-    running(world, clock, energy=50.0, angle=25.0, filament_A=1.8)
+    beam_on(world, energy_eV=50.0, angle_deg=25.0, filament_A=1.8)
     true, measured = [], []
     for filament in (1.8, 2.0, 2.2, 2.35, 2.5, 2.6):
         world.set_filament(current_A=filament)
@@ -140,13 +128,13 @@ def test_goniometer_travels_at_finite_speed(world, clock):
 
 
 def test_no_counts_without_channeltron_voltage(world, clock):
-    running(world, clock)
+    beam_on(world)
     world.electrode("channeltron").trip(clock.now())
     assert world.true_rate() == 0.0
 
 
 def test_faults_pressure_burst_beam_loss_and_freeze(world, clock):
-    running(world, clock)
+    beam_on(world)
     world.pressure_burst(1e-4, 5.0)
     assert world.chamber_mbar() > 1e-4
     clock.sleep(5.0 + 30 * world.config.chamber_tau_s)
