@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from acquisition.storage import read_run
+from acquisition.clock import RealClock
+
+_WALL = RealClock()  # waiting on another process: wall time, through the clock like every wait
 
 PLAN = """
 [metadata]
@@ -55,7 +58,7 @@ def test_sigkill_then_resume_holds_every_point_once(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while points_in(run) < kill_after and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+        _WALL.sleep(0.02)
     assert proc.poll() is None, f"run ended before the kill: {proc.stdout.read().decode()}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
