@@ -80,6 +80,12 @@ def _arrays(*values: Any) -> tuple[bool, list[np.ndarray]]:
     return scalar, [np.array(a, dtype=float, ndmin=1) for a in arrays]
 
 
+def _scalars(*values: Any) -> bool:
+    """True when every input is a plain number: then plain float arithmetic serves,
+    without numpy's per-call cost (the engine calls these once or twice per gate)."""
+    return all(isinstance(v, (float, int)) and not isinstance(v, bool) for v in values)
+
+
 def _out(value: Any, scalar: bool) -> Any:
     value = np.asarray(value, dtype=float)
     return value.reshape(())[()] if scalar else value
@@ -314,6 +320,8 @@ def net_rate(signal_cps: Any, signal_var: Any, background_cps: Any, background_v
     Signal (gas through the needle) and background (same gas load through the side leak)
     are independent counts, so variances add.
     """
+    if _scalars(signal_cps, signal_var, background_cps, background_var):
+        return float(signal_cps - background_cps), float(signal_var + background_var)
     scalar, (s, vs, b, vb) = _arrays(signal_cps, signal_var, background_cps, background_var)
     return _out(s - b, scalar), _out(vs + vb, scalar)
 
@@ -340,6 +348,11 @@ def normalise(rate: Any, var: Any, beam_current_A: Any, pressure_mbar: Any) -> t
     propagated here (it is part of the short-term-stability term of the budget).
     Non-positive or non-finite current or pressure gives ``nan``.
     """
+    if _scalars(rate, var, beam_current_A, pressure_mbar):
+        scale = (beam_current_A / _NANO) * pressure_mbar
+        if not (beam_current_A > 0 and pressure_mbar > 0 and math.isfinite(scale)):
+            return math.nan, math.nan
+        return rate / scale, var / scale**2
     scalar, (r, v, current, p) = _arrays(rate, var, beam_current_A, pressure_mbar)
     scale = (current / _NANO) * p
     scale = np.where((current > 0) & (p > 0) & np.isfinite(scale), scale, np.nan)

@@ -184,7 +184,10 @@ class Engine:
         self._pause_requested = False
         self._pause_immediate = False
         self._abort_requested: str | None = None
-        self._last_background: dict[tuple[int, int], tuple[float, float, float]] = {}
+        #: (sweep, energy_index) -> normalised background, its variance: for points without their own
+        self._last_background: dict[tuple[int, int], tuple[float, float]] = {}
+        #: (sweep, energy_index) -> raw (signal, background) rates of the last point: precision mode's guesses
+        self._last_raw_rates: dict[tuple[int, int], tuple[float, float]] = {}
         self._durations: list[float] = []
         self._t_start = 0.0
         self.points_done = 0
@@ -464,11 +467,13 @@ class Engine:
         If the other gate of this point is already measured, stop as soon as the net
         rate's relative uncertainty reaches the target.  Otherwise stop when this gate
         has had its optimal share (ts/tb = sqrt(Rs/Rb)) of the time the target needs,
-        with the other rate guessed from this energy's last background (or none).
+        the other rate taken from this sweep and energy's previous point.  With no
+        previous point, a signal is counted as if there were no background and a
+        background to the target precision of its own.
         """
         target = self.plan.counting.target_precision
         other = gates.get("background" if kind == "signal" else "signal")
-        last_bg = self._last_background.get((pp.sweep, pp.energy_index))
+        previous = self._last_raw_rates.get((pp.sweep, pp.energy_index))
 
         def enough(counts: list[int]) -> bool:
             n_here, t_here = sum(counts), len(counts) * subgate_s
@@ -479,11 +484,10 @@ class Engine:
                     else (other.counts, other.gate_s, n_here, t_here)
                 )
                 return counting.relative_uncertainty(ns, ts, nb, tb) <= target
-            rate = n_here / t_here
-            if not pp.measure_background:
+            if not pp.measure_background or (kind == "background" and previous is None):
                 return n_here > 0 and 1 / math.sqrt(n_here) <= target
-            rb = last_bg[2] if last_bg else 0.0
-            rs, rb = (rate, rb) if kind == "signal" else (max(rate, 1e-9) * 3.0, rate)
+            rate = n_here / t_here
+            rs, rb = (rate, previous[1] if previous else 0.0) if kind == "signal" else (previous[0], rate)
             total = counting.time_for_precision(rs, rb, target)
             if not math.isfinite(total):
                 return False
@@ -524,32 +528,33 @@ class Engine:
                                      max_loss_fraction=self._max_loss, linear_limit_cps=self._linear_limit)
 
     def _point(self, pp, signal: Gate, background: Gate | None, attempts: int) -> Point:
+        """Dead-time corrections, normalisation of each gate to its own beam current and
+        gas-line pressure (both drift between the two gates), background subtraction,
+        effective-volume factor: the relative DCS in cps/(nA mbar)."""
         flags = PointFlag.REDONE if attempts > 1 else PointFlag.NONE
         s_raw, s_rate, s_var, s_loss, s_flags = self._gate_numbers(signal)
         flags |= s_flags
-        norm_s = signal.beam_current_A * signal.needle_mbar
-        s_norm, s_norm_var = s_rate / norm_s, s_var / norm_s**2
+        s_norm, s_norm_var = counting.normalise(s_rate, s_var, signal.beam_current_A, signal.needle_mbar)
         key = (pp.sweep, pp.energy_index)
         if background is not None:
             b_raw, b_rate, b_var, b_loss, b_flags = self._gate_numbers(background)
             flags |= b_flags
-            norm_b = background.beam_current_A * background.needle_mbar
-            b_norm, b_norm_var = b_rate / norm_b, b_var / norm_b**2
-            self._last_background[key] = (b_norm, b_norm_var, b_raw)
+            b_norm, b_norm_var = counting.normalise(b_rate, b_var, background.beam_current_A, background.needle_mbar)
+            self._last_background[key] = (b_norm, b_norm_var)
+            self._last_raw_rates[key] = (s_raw, b_raw)
         elif self.plan.background.mode == "none":
-            b_raw = b_rate = b_loss = 0.0
-            b_norm = b_norm_var = 0.0
+            b_raw = b_rate = b_loss = b_norm = b_norm_var = 0.0
         else:
-            b_norm, b_norm_var, b_raw = self._last_background.get(key, (float("nan"), float("nan"), float("nan")))
-            b_rate = b_norm * norm_s
-            b_loss = float("nan")
+            b_norm, b_norm_var = self._last_background.get(key, (math.nan, math.nan))
+            b_raw, b_rate, b_loss = math.nan, None, None  # b_rate: set below, at this gate's conditions
             flags |= PointFlag.BACKGROUND_INTERPOLATED
-        net = s_norm - b_norm
-        net_var = s_norm_var + b_norm_var
+        net, net_var = counting.net_rate(s_norm, s_norm_var, b_norm, b_norm_var)
         factor = self._ev_factor[pp.angle_deg]
-        # rate per A per mbar is a tiny number; scale to per nA per mbar for readable files
-        rel = net * factor * 1e-9
-        rel_err = math.sqrt(net_var) * factor * 1e-9
+        # the background as it was under this signal gate's beam and pressure (cps)
+        per_cps, _ = counting.normalise(1.0, 0.0, signal.beam_current_A, signal.needle_mbar)
+        b_at_signal, b_at_signal_var = b_norm / per_cps, b_norm_var / per_cps**2
+        if b_rate is None:
+            b_rate, b_loss = b_at_signal, math.nan
         derived = {
             "signal_rate_cps": s_raw,
             "background_rate_cps": b_raw,
@@ -557,10 +562,10 @@ class Engine:
             "background_loss": b_loss,
             "signal_corrected_cps": s_rate,
             "background_corrected_cps": b_rate,
-            "net_rate_cps": s_rate - (b_norm * norm_s),
-            "net_rate_var": s_var + b_norm_var * norm_s**2,
-            "rel_dcs": rel,
-            "rel_dcs_err": rel_err,
+            "net_rate_cps": s_rate - b_at_signal,
+            "net_rate_var": s_var + b_at_signal_var,
+            "rel_dcs": net * factor,
+            "rel_dcs_err": math.sqrt(net_var) * factor,
             "effective_volume_factor": factor,
         }
         return Point(

@@ -459,3 +459,14 @@ def test_correct_gate_invalid_input_is_overflow():
     assert correct_gate(10, 0.0, 1e-7, "nonparalyzable", max_loss_fraction=0.1, linear_limit_cps=1e5).flags == PointFlag.OVERFLOW
     assert correct_gate(10, 1.0, 1e-7, "nonparalyzable", max_loss_fraction=0.1, linear_limit_cps=1e5,
                         overflow=True).flags == PointFlag.OVERFLOW
+
+
+def test_scalar_paths_of_normalise_and_net_rate_equal_the_array_paths():
+    cases = [(200.0, 200.0, 100e-9, 0.5), (3.5e4, 3.5e3, 81e-9, 0.301), (10.0, 1.0, 0.0, 0.5), (10.0, 1.0, 1e-7, -1.0)]
+    for rate, var, current, p in cases:
+        fast = c.normalise(rate, var, current, p)
+        slow = c.normalise(np.array([rate]), np.array([var]), current, p)
+        np.testing.assert_allclose(fast, [slow[0][0], slow[1][0]], rtol=1e-15, equal_nan=True)
+    fast = c.net_rate(3.0, 0.5, 1.0, 0.25)
+    slow = c.net_rate(np.array([3.0]), 0.5, 1.0, 0.25)
+    assert fast == (slow[0][0], slow[1][0])
