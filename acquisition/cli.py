@@ -120,8 +120,9 @@ def _hms(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
 
 
-def _execute(engine_kwargs: dict, apparatus_config, plan, clock: Clock, writer, quiet: bool) -> int:
-    """Connect, run the engine with storage and progress subscribed, handle signals."""
+def _execute(engine_kwargs: dict, apparatus_config, plan, clock: Clock, writer, quiet: bool, also=()):
+    """Connect, run the engine with storage, progress (and ``also``) subscribed,
+    handle signals; returns the RunStop."""
     from acquisition.apparatus import connect
     from acquisition.engine import Engine
     from acquisition.events import EventBus
@@ -129,6 +130,8 @@ def _execute(engine_kwargs: dict, apparatus_config, plan, clock: Clock, writer, 
     bus = EventBus()
     bus.subscribe(writer, critical=True)
     bus.subscribe(ProgressBar(quiet=quiet, speed=clock.speed))
+    for subscriber in also:
+        bus.subscribe(subscriber)
     apparatus = connect(apparatus_config, clock)
     engine = Engine(apparatus, plan, bus=bus, clock=clock, **engine_kwargs)
 
@@ -155,6 +158,10 @@ def _execute(engine_kwargs: dict, apparatus_config, plan, clock: Clock, writer, 
             signal.signal(sig, handler)
         apparatus.close()
         writer.close()
+    return stop
+
+
+def _exit_code(stop) -> int:
     return {"success": EXIT_OK, "aborted": EXIT_ABORTED}.get(stop.status, EXIT_RUN_FAILED)
 
 
@@ -209,7 +216,7 @@ def cmd_run(args) -> int:
         if path.exists():
             raise SystemExit(f"xbeam run: {path} exists; choose another -o or `xbeam resume {path}`")
         print(f"xbeam run: {plan.source} -> {path}", file=sys.stderr)
-        return _execute({}, config, plan, clock, RunRecorder(path), args.quiet)
+        return _exit_code(_execute({}, config, plan, clock, RunRecorder(path), args.quiet))
 
 
 def cmd_resume(args) -> int:
@@ -238,7 +245,7 @@ def cmd_resume(args) -> int:
         )
         seq_start = int(data.points["seq"].max()) + 1 if len(data.points.get("seq", [])) else 0
         kwargs = {"run_id": data.run_id, "done": done, "seq_start": seq_start, "resumed": True}
-        return _execute(kwargs, config, plan, clock, RunRecorder(writer=writer), args.quiet)
+        return _exit_code(_execute(kwargs, config, plan, clock, RunRecorder(writer=writer), args.quiet))
 
 
 def cmd_dry_run(args) -> int:
@@ -261,22 +268,8 @@ def cmd_dry_run(args) -> int:
             if isinstance(event, Point) and event.flags:
                 flagged[(event.energy_eV, event.angle_deg)] = event.flags.describe()
 
-        writer = RunRecorder(path)
-        t0 = clock.now()
-        from acquisition.apparatus import connect
-        from acquisition.engine import Engine
-        from acquisition.events import EventBus
-
-        bus = EventBus()
-        bus.subscribe(writer, critical=True)
-        bus.subscribe(watch)
-        apparatus = connect(config, clock)
-        wall0 = time.perf_counter()
-        try:
-            stop = Engine(apparatus, plan, bus=bus, clock=clock).run()
-        finally:
-            apparatus.close()
-            writer.close()
+        t0, wall0 = clock.now(), time.perf_counter()
+        stop = _execute({}, config, plan, clock, RunRecorder(path), quiet=True, also=[watch])
         duration = clock.now() - t0
         size = path.stat().st_size if path.exists() else 0
     print(f"plan: {args.plan}")
