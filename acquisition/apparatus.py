@@ -104,9 +104,6 @@ class Apparatus:
         self._cem_module = self.hv_modules[config.electrodes[self._cem_name].module]
 
     # ------------------------------------------------------------------ helpers
-    def _module_of(self, electrode: str):
-        return self.hv_modules[self.config.electrodes[electrode].module]
-
     def _ramp(self, targets: dict[str, float]) -> None:
         """Ramp electrodes module by module (each module steps its electrodes together)."""
         by_module: dict[str, dict[str, float]] = {}
@@ -126,7 +123,8 @@ class Apparatus:
             self.goniometer.home()
         beam = self.config.beam
         self.filament.voltage = beam.filament_voltage_limit_V
-        self.filament.output = True
+        # the ramp switches an off output on at 0 A itself: switching on here would put
+        # a cold filament straight onto whatever setpoint was left in the supply
         self.filament.ramp_current_to(
             beam.filament_current_A, step_A=beam.filament_step_A, step_delay_s=beam.filament_step_delay_s
         )

@@ -95,3 +95,21 @@ def test_snapshot_has_every_instrument(rig):
     snap = app.snapshot()
     assert set(snap) == set(config.instruments)
     assert all("identity" in s for s in snap.values())
+
+
+def test_prepare_never_steps_a_cold_filament_to_a_leftover_setpoint(rig):
+    clock, world, config, app = rig
+    app.filament.current = 2.8  # left over from earlier work, output off
+    assert not world.filament_output
+    seen = []
+    original = world.set_filament
+
+    def spy(**kwargs):
+        original(**kwargs)
+        seen.append(world.filament_current_A())
+
+    world.set_filament = spy
+    app.prepare()
+    assert max(seen) == pytest.approx(config.beam.filament_current_A)
+    steps = [b - a for a, b in zip(seen, seen[1:])]
+    assert max(steps) <= config.beam.filament_step_A + 1e-9
