@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from simulators.server import LineEmulator, scpi_pattern
+from simulators.server import CommandEmulator
 from simulators.world import HV_MODULES, HVChannel
 
 __all__ = ["IsegHVEmulator", "model_name"]
@@ -55,11 +55,12 @@ def _unit(value: float, unit: str, digits: int = 5) -> str:
     return f"{value + 0.0:.{digits}E}{unit}"
 
 
-class IsegHVEmulator(LineEmulator):
+class IsegHVEmulator(CommandEmulator):
     """The module ``module`` of ``world.hv`` (see module docstring)."""
 
     accept = (b"\r\n", b"\n")
     reply_termination = b"\r\n"
+    refusal = _Refused
 
     def __init__(self, world, module: str) -> None:
         super().__init__(world)
@@ -74,7 +75,6 @@ class IsegHVEmulator(LineEmulator):
         self.module_input_error = False
         first: HVChannel = self.channels[0]
         self.ramp_percent = 100.0 * first.ramp_V_per_s / first.nominal_V
-        self._handlers: list[tuple[re.Pattern, object]] = []
         for header, handler in [
             ("*IDN?", lambda arg: self.idn),
             ("*CLS", self._clear_status),
@@ -93,9 +93,7 @@ class IsegHVEmulator(LineEmulator):
             ("READ:RAMP:VOLTage?", lambda arg: _unit(self.ramp_percent, "%/s", 3)),
             ("CONFigure:RAMP:VOLTage", self._set_ramp),
         ]:
-            query = header.endswith("?")
-            pattern = scpi_pattern(header[:-1] if query else header) + (r"\?" if query else "")
-            self._handlers.append((re.compile(pattern + "$", re.IGNORECASE), handler))
+            self.command(header, handler)
 
     # ------------------------------------------------------------------ world
     @property
@@ -140,35 +138,19 @@ class IsegHVEmulator(LineEmulator):
         return sum(1 << bit for bit, value in bits.items() if value)
 
     # ------------------------------------------------------------------ parsing
-    def handle(self, line: str) -> str | None:
-        replies = []
-        for part in line.split(";"):
-            part = part.strip()
-            if not part:
-                continue
-            m = re.match(r"([^\s(]+)\s*(.*)$", part)
-            header, arg = m.group(1), m.group(2).strip()
-            reply = self._execute(header, arg)
-            if reply is not None:
-                replies.append(reply)
-        return ";".join(replies) if replies else None
+    # iseg has no error queue: a refused or unknown command sets Is Input Error
+    def refused(self, header: str, arg: str, exc: Exception) -> None:
+        for i in exc.channels:
+            self.channel_input_error[i] = True
+        if not exc.channels:
+            self.module_input_error = True
 
-    def _execute(self, header: str, arg: str) -> str | None:
-        for pattern, handler in self._handlers:
-            if pattern.match(header):
-                try:
-                    reply = handler(arg)
-                except _Refused as refused:
-                    for i in refused.channels:
-                        self.channel_input_error[i] = True
-                    if not refused.channels:
-                        self.module_input_error = True
-                    return None
-                if not header.endswith("?"):
-                    self._accepted(arg)
-                return reply
-        self.module_input_error = True  # unknown command; a query goes unanswered
-        return None
+    def accepted(self, header: str, arg: str) -> None:
+        if not header.endswith("?"):
+            self._accepted(arg)
+
+    def undefined(self, header: str, arg: str) -> None:
+        self.module_input_error = True  # and a query goes unanswered
 
     def _accepted(self, arg: str) -> None:
         """An accepted setting clears the input error of its scope."""

@@ -22,6 +22,7 @@ from acquisition.clock import RealClock
 __all__ = [
     "Emulator",
     "LineEmulator",
+    "CommandEmulator",
     "ScpiEmulator",
     "ScpiError",
     "scpi_pattern",
@@ -116,6 +117,65 @@ def scpi_pattern(header: str) -> str:
     return out
 
 
+class CommandEmulator(LineEmulator):
+    """A line instrument driven by a table of headers in the manual's mixed case.
+
+    ``;`` separates commands on a line; ``self.command("MEASure:VOLTage?", fn)``
+    registers a handler that takes the parameter text and returns the reply (or
+    ``None``).  What a refused or an unknown command does is the model's own:
+    a SCPI instrument queues an error (:class:`ScpiEmulator`), an iseg module sets
+    an Is Input Error bit.  Handlers refuse by raising :attr:`refusal`.
+    """
+
+    refusal: type[Exception] = Exception
+
+    def __init__(self, world) -> None:
+        super().__init__(world)
+        self._handlers: list[tuple[re.Pattern, Callable[[str], str | None]]] = []
+
+    def command(self, header: str, handler: Callable[[str], str | None]) -> None:
+        """Register ``handler`` for ``header`` (mixed case; ``[...]`` parts optional)."""
+        query = header.endswith("?")
+        pattern = scpi_pattern(header[:-1] if query else header) + (r"\?" if query else "")
+        self._handlers.append((re.compile(pattern + "$", re.IGNORECASE), handler))
+
+    def handle(self, line: str) -> str | None:
+        replies = []
+        for part in line.split(";"):
+            m = _HEADER.match(part.strip())
+            if m is None:
+                continue
+            reply = self._execute(m.group(1), m.group(2).strip())
+            if reply is not None:
+                replies.append(reply)
+        return ";".join(replies) if replies else None
+
+    def _execute(self, header: str, arg: str) -> str | None:
+        for pattern, handler in self._handlers:
+            if pattern.match(header):
+                try:
+                    reply = handler(arg)
+                except self.refusal as exc:
+                    self.refused(header, arg, exc)
+                    return None
+                self.accepted(header, arg)
+                return reply
+        self.undefined(header, arg)
+        return None
+
+    def refused(self, header: str, arg: str, exc: Exception) -> None:
+        """A handler refused the command (override: the model's way of saying so)."""
+
+    def accepted(self, header: str, arg: str) -> None:
+        """A command was carried out (override if acceptance clears an error state)."""
+
+    def undefined(self, header: str, arg: str) -> None:
+        """No handler for ``header`` (override)."""
+
+
+_HEADER = re.compile(r"([^\s(]+)\s*(.*)$", re.DOTALL)
+
+
 class ScpiError(Exception):
     """Raised by a handler: the command is refused and ``(code, message)`` queued."""
 
@@ -125,7 +185,7 @@ class ScpiError(Exception):
         self.message = message
 
 
-class ScpiEmulator(LineEmulator):
+class ScpiEmulator(CommandEmulator):
     """An IEEE 488.2 / SCPI instrument: headers, ``;``-separated commands, error queue.
 
     Register handlers in the manual's mixed case: ``self.command("MEASure:VOLTage?",
@@ -139,9 +199,10 @@ class ScpiEmulator(LineEmulator):
     idn = "xbeam,SCPI emulator,0,0"
     error_queue_size = 20
 
+    refusal = ScpiError
+
     def __init__(self, world) -> None:
         super().__init__(world)
-        self._handlers: list[tuple[re.Pattern, Callable[[str], str | None]]] = []
         self.errors: list[tuple[int, str]] = []
         self.command("*IDN?", lambda arg: self.idn)
         self.command("*CLS", lambda arg: self.clear_status())
@@ -149,13 +210,6 @@ class ScpiEmulator(LineEmulator):
         self.command("*OPC", lambda arg: None)
         self.command("*OPC?", lambda arg: "1")
         self.command("SYSTem:ERRor[:NEXT]?", lambda arg: self.next_error())
-
-    # -------------------------------------------------------------- registry
-    def command(self, header: str, handler: Callable[[str], str | None]) -> None:
-        """Register ``handler`` for ``header`` (mixed case; ``[...]`` parts optional)."""
-        query = header.endswith("?")
-        pattern = scpi_pattern(header[:-1] if query else header) + (r"\?" if query else "")
-        self._handlers.append((re.compile(pattern + "$"), handler))
 
     # ------------------------------------------------------------ error queue
     def push_error(self, code: int, message: str) -> None:
@@ -178,29 +232,12 @@ class ScpiEmulator(LineEmulator):
     def reset(self) -> None:
         """``*RST``: the model's defaults (override)."""
 
-    # -------------------------------------------------------------- parsing
-    def handle(self, line: str) -> str | None:
-        replies = []
-        for part in line.split(";"):
-            part = part.strip()
-            if not part:
-                continue
-            header, _, arg = part.partition(" ")
-            reply = self._execute(header.strip().upper(), arg.strip())
-            if reply is not None:
-                replies.append(reply)
-        return ";".join(replies) if replies else None
+    # ------------------------------------------------------- refusals
+    def refused(self, header: str, arg: str, exc: Exception) -> None:
+        self.push_error(exc.code, exc.message)
 
-    def _execute(self, header: str, arg: str) -> str | None:
-        for pattern, handler in self._handlers:
-            if pattern.match(header):
-                try:
-                    return handler(arg)
-                except ScpiError as exc:
-                    self.push_error(exc.code, exc.message)
-                    return None
+    def undefined(self, header: str, arg: str) -> None:
         self.push_error(-113, "Undefined header")
-        return None
 
     # ------------------------------------------------- parameter helpers
     @staticmethod
