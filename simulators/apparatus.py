@@ -8,6 +8,7 @@ factors that match the world's physics.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -40,38 +41,24 @@ _RAMP_V_PER_S = {"channeltron": 100.0}
 _DEFAULT_RAMP_V_PER_S = 50.0
 
 
+#: driver model name -> (module, emulator class), imported on demand
+EMULATORS: dict[str, tuple[str, str]] = {
+    "tpg362": ("simulators.pfeiffer_tpg362", "TPG362Emulator"),
+    "numato_relay": ("simulators.numato_relay", "NumatoRelayEmulator"),
+    "newport_smc100": ("simulators.newport_smc100", "SMC100Emulator"),
+    "keysight_e36xx": ("simulators.keysight_e36xx", "E36xxEmulator"),
+    "keithley_6485": ("simulators.keithley_6485", "Keithley6485Emulator"),
+    "keysight_53230a": ("simulators.keysight_53230a", "Counter53230AEmulator"),
+    "iseg_hv": ("simulators.iseg_hv", "IsegHVEmulator"),
+}
+
+
 def _emulator(role: str, world: World):
-    """The emulator for one role (imported here so each model stays in its own module)."""
+    """The emulator for one role; an HV module is told which of the world's modules it is."""
     model = ROLES[role][0]
-    if model == "tpg362":
-        from simulators.pfeiffer_tpg362 import TPG362Emulator
-
-        return TPG362Emulator(world)
-    if model == "numato_relay":
-        from simulators.numato_relay import NumatoRelayEmulator
-
-        return NumatoRelayEmulator(world)
-    if model == "newport_smc100":
-        from simulators.newport_smc100 import SMC100Emulator
-
-        return SMC100Emulator(world)
-    if model == "keysight_e36xx":
-        from simulators.keysight_e36xx import E36xxEmulator
-
-        return E36xxEmulator(world)
-    if model == "keithley_6485":
-        from simulators.keithley_6485 import Keithley6485Emulator
-
-        return Keithley6485Emulator(world)
-    if model == "keysight_53230a":
-        from simulators.keysight_53230a import Counter53230AEmulator
-
-        return Counter53230AEmulator(world)
-    if model == "iseg_hv":
-        from simulators.iseg_hv import IsegHVEmulator
-
-        return IsegHVEmulator(world, role)
-    raise ValueError(f"no emulator for role {role!r}")
+    module, name = EMULATORS[model]
+    cls = getattr(importlib.import_module(module), name)
+    return cls(world, role) if model == "iseg_hv" else cls(world)
 
 
 class SimulatedApparatus:
