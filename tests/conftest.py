@@ -19,3 +19,21 @@ def clock():
 def world(clock):
     """A fresh world on a virtual clock; no state leaks between tests."""
     return World(clock, WorldConfig(seed=12345))
+
+
+@pytest.fixture
+def serve(world):
+    """``serve(emulator)`` starts it on a loopback port under the world's lock and
+    returns the server; every server started so is stopped after the test."""
+    from simulators.server import InstrumentServer
+
+    servers = []
+
+    def start(emulator):
+        server = InstrumentServer(emulator, lock=world.lock).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -7,7 +7,6 @@ from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitEr
 from drivers.iseg_hv import ChannelStatus, Electrode, IsegHV, ModuleStatus, RampTimeout, parse_unit_value
 from drivers.testing import expected_protocol
 from simulators.iseg_hv import IsegHVEmulator
-from simulators.server import InstrumentServer
 from simulators.world import ELECTRODE_MAP
 
 ELECTRODES = {
@@ -409,23 +408,21 @@ def module_electrodes(module, ramps):
 
 
 @pytest.fixture
-def analyzer(world):
-    server = InstrumentServer(IsegHVEmulator(world, "hv_analyzer"), lock=world.lock).start()
+def analyzer(world, serve):
+    server = serve(IsegHVEmulator(world, "hv_analyzer"))
     electrodes = module_electrodes("hv_analyzer", {"cyl_inner": 20.0, "lens_B1": 10.0})
     driver = IsegHV(server.visa_address, clock=world.clock, timeout_s=0.3, electrodes=electrodes, channels=16)
     yield driver, server, world
     driver.close()
-    server.stop()
 
 
 @pytest.fixture
-def detector(world):
-    server = InstrumentServer(IsegHVEmulator(world, "hv_detector"), lock=world.lock).start()
+def detector(world, serve):
+    server = serve(IsegHVEmulator(world, "hv_detector"))
     electrodes = {"channeltron": Electrode(0, 0.0, 3000.0, 100.0, tolerance_V=1.0)}
     driver = IsegHV(server.visa_address, clock=world.clock, timeout_s=0.3, electrodes=electrodes, channels=4)
     yield driver, server, world
     driver.close()
-    server.stop()
 
 
 def test_ramp_to_takes_the_time_the_ramp_rates_give(analyzer):

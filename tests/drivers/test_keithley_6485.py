@@ -300,25 +300,23 @@ from drivers.errors import ConnectionLost, TransientError  # noqa: E402
 from drivers.keysight_e36xx import KeysightE36xx  # noqa: E402
 from simulators.keithley_6485 import Keithley6485Emulator  # noqa: E402
 from simulators.keysight_e36xx import E36xxEmulator  # noqa: E402
-from simulators.server import InstrumentServer  # noqa: E402
 from tests.worldsetup import tune  # noqa: E402
 
 
 
 
 @pytest.fixture
-def served(world, clock):
-    server = InstrumentServer(Keithley6485Emulator(world), lock=world.lock).start()
+def served(world, clock, serve):
+    server = serve(Keithley6485Emulator(world))
     pa = Keithley6485(server.visa_address, timeout_s=0.3, clock=clock)
     yield server, pa
     pa.close()
-    server.stop()
 
 
-def test_stack_filament_ramp_gives_100_nA_on_the_cup(served, world, clock):
+def test_stack_filament_ramp_gives_100_nA_on_the_cup(served, world, clock, serve):
     server, pa = served
     tune(world, 100.0)
-    supply = InstrumentServer(E36xxEmulator(world), lock=world.lock).start()
+    supply = serve(E36xxEmulator(world))
     psu = KeysightE36xx(supply.visa_address, timeout_s=0.3, clock=clock)
     try:
         psu.voltage = 3.0  # the compliance; the ramp switches the output on at 0 A
@@ -330,7 +328,6 @@ def test_stack_filament_ramp_gives_100_nA_on_the_cup(served, world, clock):
         current = pa.read_current()
     finally:
         psu.close()
-        supply.stop()
     assert current == pytest.approx(-100e-9, rel=0.1)
     assert current == pytest.approx(-world.beam_current_A(), rel=5e-3)
     assert pa.current_range == pytest.approx(200e-9)  # auto range chose it

@@ -15,7 +15,6 @@ from drivers.keysight_53230a import (
 )
 from drivers.testing import ProtocolTransport, expected_protocol
 from simulators.keysight_53230a import Counter53230AEmulator
-from simulators.server import InstrumentServer
 from tests.worldsetup import beam_on
 
 NO_ERROR = (b"SYST:ERR?\n", b'+0,"No error"\n')
@@ -410,11 +409,9 @@ def test_channel_must_exist():
 
 
 @pytest.fixture
-def served(world, clock):
+def served(world, serve):
     emulator = Counter53230AEmulator(world)
-    server = InstrumentServer(emulator, lock=world.lock).start()
-    yield emulator, server
-    server.stop()
+    return emulator, serve(emulator)
 
 
 @pytest.fixture

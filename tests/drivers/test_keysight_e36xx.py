@@ -270,17 +270,15 @@ def test_parse_output_state():
 # ---------------------------------------------------------------- through the real stack
 from drivers.errors import ConnectionLost, TransientError  # noqa: E402
 from simulators.keysight_e36xx import E36xxEmulator  # noqa: E402
-from simulators.server import InstrumentServer  # noqa: E402
 
 
 @pytest.fixture
-def served(world, clock):
+def served(world, clock, serve):
     """The emulator on a loopback socket and the driver on pyvisa-py, one virtual clock."""
-    server = InstrumentServer(E36xxEmulator(world), lock=world.lock).start()
+    server = serve(E36xxEmulator(world))
     psu = KeysightE36xx(server.visa_address, timeout_s=0.3, clock=clock)
     yield server, psu
     psu.close()
-    server.stop()
 
 
 def test_stack_identity_settings_probe(served, world):
@@ -311,9 +309,9 @@ def test_stack_ramp_never_steps_more_than_step_and_takes_its_time(served, world,
     assert psu.output is True
 
 
-def test_stack_refused_setting_raises_device_error_then_works(world, clock):
+def test_stack_refused_setting_raises_device_error_then_works(world, clock, serve):
     # driver limits wider than the supply's present 8 V range: the supply itself refuses
-    server = InstrumentServer(E36xxEmulator(world), lock=world.lock).start()
+    server = serve(E36xxEmulator(world))
     psu = KeysightE36xx(server.visa_address, timeout_s=0.3, clock=clock, max_voltage_V=20.0)
     try:
         with pytest.raises(DeviceError) as info:
@@ -325,7 +323,6 @@ def test_stack_refused_setting_raises_device_error_then_works(world, clock):
         assert psu.voltage == pytest.approx(12.0)
     finally:
         psu.close()
-        server.stop()
 
 
 @pytest.mark.parametrize(

@@ -498,13 +498,10 @@ class Recorder:
 
 
 @pytest.fixture
-def server(world):
+def server(world, serve):
     from simulators.newport_smc100 import SMC100Emulator
-    from simulators.server import InstrumentServer
 
-    srv = InstrumentServer(SMC100Emulator(world), lock=world.lock).start()
-    yield srv
-    srv.stop()
+    return serve(SMC100Emulator(world))
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 
 from drivers.base import SCPIInstrument
 from drivers.errors import InstrumentTimeout
-from simulators.server import InstrumentServer, ScpiEmulator
+from simulators.server import ScpiEmulator
 
 
 class Echoes(ScpiEmulator):
@@ -21,18 +21,15 @@ class Probe(SCPIInstrument):
 
 
 @pytest.mark.parametrize("transport", ["visa", "serial-socket"])
-def test_late_reply_is_not_taken_for_the_next_answer(world, clock, transport):
-    server = InstrumentServer(Echoes(world), lock=world.lock).start()
-    try:
-        address = server.visa_address if transport == "visa" else server.socket_url
-        inst = Probe(address, clock=clock, timeout_s=0.3)
-        assert inst.ask("A?") == "alpha"
-        server.faults.delay_s = 0.6  # the reply comes, but after the driver gave up
-        with pytest.raises(InstrumentTimeout):
-            inst.ask("A?")
-        server.faults.delay_s = 0.0
-        assert inst.ask("B?") == "bravo"
-        assert inst.ask("A?") == "alpha"
-        inst.close()
-    finally:
-        server.stop()
+def test_late_reply_is_not_taken_for_the_next_answer(world, clock, transport, serve):
+    server = serve(Echoes(world))
+    address = server.visa_address if transport == "visa" else server.socket_url
+    inst = Probe(address, clock=clock, timeout_s=0.3)
+    assert inst.ask("A?") == "alpha"
+    server.faults.delay_s = 0.6  # the reply comes, but after the driver gave up
+    with pytest.raises(InstrumentTimeout):
+        inst.ask("A?")
+    server.faults.delay_s = 0.0
+    assert inst.ask("B?") == "bravo"
+    assert inst.ask("A?") == "alpha"
+    inst.close()

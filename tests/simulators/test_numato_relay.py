@@ -92,10 +92,8 @@ def test_on_connect_drops_half_a_command(module):
 
 # ====================================================================== driver against emulator
 @pytest.fixture
-def served(world):
-    server = InstrumentServer(NumatoRelayEmulator(world), lock=world.lock).start()
-    yield server
-    server.stop()
+def served(world, serve):
+    return serve(NumatoRelayEmulator(world))
 
 
 @pytest.fixture

@@ -189,10 +189,8 @@ def test_streamed_line_has_prx_format(world, clock):
 
 
 @pytest.fixture
-def served(world):
-    server = InstrumentServer(TPG362Emulator(world), lock=world.lock).start()
-    yield server
-    server.stop()
+def served(world, serve):
+    return serve(TPG362Emulator(world))
 
 
 @pytest.fixture
