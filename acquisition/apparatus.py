@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from acquisition.clock import Clock
+from foundation.clock import Clock
 
 __all__ = ["Apparatus", "MonitorReading", "GAS_PATHS", "connect", "build_driver"]
 

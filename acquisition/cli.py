@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
-from acquisition.clock import Clock, make_clock
+from foundation.clock import Clock, make_clock
 
 log = logging.getLogger("xbeam")
 

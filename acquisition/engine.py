@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from acquisition import counting
-from acquisition.clock import Clock
+from foundation.clock import Clock
 from acquisition.events import (
     EventBus,
     Gate,

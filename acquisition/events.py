@@ -5,7 +5,7 @@ subscribers (:class:`EventBus`).  A run is::
 
     RunStart, (Monitor | Point | Progress | Suspended | Resumed | Paused | Message)*, RunStop
 
-Times: ``t`` fields are clock seconds (``acquisition.clock``); ``utc`` fields are ISO
+Times: ``t`` fields are clock seconds (``foundation.clock``); ``utc`` fields are ISO
 8601 UTC strings for files.  Quantities carry their unit in the name.
 """
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from acquisition.apparatus import GAS_PATHS, MonitorReading
-from acquisition.clock import Clock
+from foundation.clock import Clock
 from drivers.keysight_53230a import SubgateCount
 
 __all__ = ["FakeApparatus"]

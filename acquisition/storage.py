@@ -65,7 +65,7 @@ try:  # POSIX: an advisory lock tells resume() that a writer is still alive
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-from acquisition.clock import utc_iso
+from foundation.clock import utc_iso
 from acquisition.events import (
     Gate,
     Message,

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from acquisition.apparatus import build_driver  # noqa: E402
-from acquisition.clock import VirtualClock  # noqa: E402
+from foundation.clock import VirtualClock  # noqa: E402
 from simulators.apparatus import ROLES, SimulatedApparatus  # noqa: E402
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from acquisition.apparatus import connect  # noqa: E402
-from acquisition.clock import VirtualClock  # noqa: E402
+from foundation.clock import VirtualClock  # noqa: E402
 from acquisition.config import parse_apparatus  # noqa: E402
 from acquisition.engine import Engine  # noqa: E402
 from acquisition.events import EventBus  # noqa: E402

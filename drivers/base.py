@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from acquisition.clock import Clock, RealClock
+from foundation.clock import Clock, RealClock
 
 from .errors import ConnectionLost, DeviceError, GarbledReply, InstrumentError, InstrumentTimeout, LimitError
 from .transport import SerialSettings, Transport, open_transport

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 
 from .errors import ConnectionLost, InstrumentTimeout
 from .transport import Transport

@@ -12,7 +12,7 @@ import importlib
 import logging
 from pathlib import Path
 
-from acquisition.clock import Clock
+from foundation.clock import Clock
 from simulators.server import InstrumentServer
 from simulators.world import ELECTRODE_MAP, HV_MODULES, World, WorldConfig
 

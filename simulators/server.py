@@ -17,7 +17,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from acquisition.clock import RealClock
+from foundation.clock import RealClock
 
 __all__ = [
     "Emulator",

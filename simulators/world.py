@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from acquisition.clock import Clock
-from acquisition.dcs_table import DcsTable, reference_path
+from foundation.clock import Clock
+from foundation.dcs_table import DcsTable, reference_path
 
 __all__ = ["World", "WorldConfig", "HVChannel", "Lag", "Goniometer", "ELECTRODE_MAP", "HV_MODULES", "TUNE_LAWS"]
 

@@ -6,7 +6,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
-from acquisition.clock import VirtualClock  # noqa: E402
+from foundation.clock import VirtualClock  # noqa: E402
 from simulators.world import World, WorldConfig  # noqa: E402
 
 

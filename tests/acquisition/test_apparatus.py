@@ -3,7 +3,7 @@
 import pytest
 
 from acquisition.apparatus import connect
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 from acquisition.config import parse_apparatus
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import ELECTRODE_MAP, WorldConfig

@@ -144,7 +144,7 @@ def test_lab_example_parses_with_the_simulator_electrode_names():
             assert value == pytest.approx(World.tuned_potential(name, energy), abs=1e-9)
     assert set(config.gases) == {"isoflurane", "argon"}
     argon = config.gases["argon"]
-    assert argon.dcs_table == (ROOT / "simulators/data/argon_dcs_elsepa.csv").resolve()
+    assert argon.dcs_table == (ROOT / "foundation/data/argon_dcs_elsepa.csv").resolve()
     assert config.gases["isoflurane"].dcs_table is None
     assert config.instrument("picoammeter").address == "GPIB0::14::INSTR"
     assert config.instrument("filament").options == {"max_current_A": 2.6, "max_voltage_V": 4.0}
@@ -174,7 +174,7 @@ def test_the_stored_text_parses_back_to_the_same_config():
 def test_relative_dcs_table_is_resolved_against_the_file_not_the_cwd(tmp_path, monkeypatch):
     (tmp_path / "cfg").mkdir()
     (tmp_path / "tables").mkdir()
-    shutil.copy(ROOT / "simulators/data/argon_dcs_elsepa.csv", tmp_path / "tables/ar.csv")
+    shutil.copy(ROOT / "foundation/data/argon_dcs_elsepa.csv", tmp_path / "tables/ar.csv")
     data = mutate(lab_data(), {"gases.argon.dcs_table": "../tables/ar.csv"})
     path = tmp_path / "cfg" / "app.toml"
     path.write_text(to_toml(data))

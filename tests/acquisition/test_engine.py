@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from acquisition.apparatus import MonitorReading
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 from acquisition.config import load_apparatus
 from acquisition.engine import Engine, RunState
 from acquisition.events import EventBus, Message, Paused, Point, PointFlag, Progress, Resumed, RunStart, RunStop, Suspended

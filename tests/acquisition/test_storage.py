@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 import pytest
 
-from acquisition.clock import utc_iso
+from foundation.clock import utc_iso
 from acquisition.events import Gate, Message, Monitor, Paused, Point, PointFlag, Resumed, RunStart, RunStop, Suspended
 from acquisition.storage import (
     DERIVED_UNITS,

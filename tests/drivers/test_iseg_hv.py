@@ -2,7 +2,7 @@
 
 import pytest
 
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitError, TransientError
 from drivers.iseg_hv import ChannelStatus, Electrode, IsegHV, ModuleStatus, RampTimeout, parse_unit_value
 from drivers.testing import expected_protocol

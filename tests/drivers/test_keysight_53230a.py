@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 from drivers.errors import ConnectionLost, DeviceError, GarbledReply, InstrumentTimeout, LimitError, TransientError
 from drivers.keysight_53230a import (
     CounterTimeoutValue,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitError
 from drivers.keysight_e36xx import KeysightE3634A, KeysightE36xx, parse_output_state
 from drivers.testing import expected_protocol

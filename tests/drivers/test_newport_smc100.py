@@ -2,7 +2,7 @@
 
 import pytest
 
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 from drivers.errors import ConnectionLost, DeviceError, GarbledReply, InstrumentError, InstrumentTimeout, LimitError
 from drivers.newport_smc100 import (
     COMMAND_ERRORS,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from acquisition.cli import main
-from acquisition.clock import RealClock
+from foundation.clock import RealClock
 
 _WALL = RealClock()  # waiting on another process: wall time, through the clock like every wait
 

@@ -3,7 +3,7 @@
 import random
 
 from acquisition.apparatus import connect
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 from acquisition.config import parse_apparatus
 from acquisition.engine import Engine
 from acquisition.events import EventBus, Message, Point

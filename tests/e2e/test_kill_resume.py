@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from acquisition.storage import read_run
-from acquisition.clock import RealClock
+from foundation.clock import RealClock
 
 _WALL = RealClock()  # waiting on another process: wall time, through the clock like every wait
 

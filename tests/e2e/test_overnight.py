@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from acquisition.cli import main
-from acquisition.dcs_table import DcsTable, reference_path
+from foundation.dcs_table import DcsTable, reference_path
 from acquisition.events import PointFlag
 from acquisition.storage import export_csv, read_run
 

@@ -5,7 +5,7 @@ measured again after recovery; the run file records the suspension."""
 import pytest
 
 from acquisition.apparatus import connect
-from acquisition.clock import VirtualClock
+from foundation.clock import VirtualClock
 from acquisition.config import parse_apparatus
 from acquisition.engine import Engine
 from acquisition.events import EventBus, Point, PointFlag, Resumed, Suspended

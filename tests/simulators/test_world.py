@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from acquisition.dcs_table import DcsTable, DcsTableError, reference_path
+from foundation.dcs_table import DcsTable, DcsTableError, reference_path
 from simulators.world import RELAY_NEEDLE, RELAY_SIDE_LEAK, World, WorldConfig
 from tests.worldsetup import beam_on, tune
 

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from acquisition.clock import RealClock, ScaledClock, VirtualClock, make_clock, utc_iso
+from foundation.clock import RealClock, ScaledClock, VirtualClock, make_clock, utc_iso
 
 
 def test_virtual_clock_sleep_advances_at_once():
@@ -66,7 +66,7 @@ def test_make_clock():
 def test_fast_utc_text_matches_datetime_formatting():
     import random
 
-    from acquisition.clock import utc_iso_from_epoch
+    from foundation.clock import utc_iso_from_epoch
     from datetime import datetime, timezone
 
     rng = random.Random(1)

@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["DcsTable", "DcsTableError", "reference_path"]
 
-_DATA = Path(__file__).resolve().parent.parent / "simulators" / "data"
+_DATA = Path(__file__).resolve().parent / "data"
 
 
 def reference_path(name: str) -> Path:
