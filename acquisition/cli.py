@@ -221,9 +221,7 @@ def cmd_run(args) -> int:
 
 def cmd_resume(args) -> int:
     from acquisition.plans import parse_plan
-    from acquisition.storage import RunRecorder, RunWriter
-
-    from acquisition.storage import read_run
+    from acquisition.storage import RunRecorder, RunWriter, read_run
 
     existing = read_run(args.run)
     if existing.status == "success" and len(existing.done_keys()) >= existing.planned_points:

@@ -39,7 +39,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from acquisition import counting
-from foundation.clock import Clock
 from acquisition.events import (
     EventBus,
     Gate,
@@ -55,6 +54,7 @@ from acquisition.events import (
     Suspended,
 )
 from drivers.errors import InstrumentError, TransientError
+from foundation.clock import Clock
 
 __all__ = ["Engine", "RunState", "Suspender", "suspenders_from", "software_version"]
 

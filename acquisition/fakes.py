@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from acquisition.apparatus import GAS_PATHS, MonitorReading
-from foundation.clock import Clock
 from drivers.keysight_53230a import SubgateCount
+from foundation.clock import Clock
 
 __all__ = ["FakeApparatus"]
 

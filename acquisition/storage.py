@@ -65,7 +65,6 @@ try:  # POSIX: an advisory lock tells resume() that a writer is still alive
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-from foundation.clock import utc_iso
 from acquisition.events import (
     Gate,
     Message,
@@ -78,6 +77,7 @@ from acquisition.events import (
     RunStop,
     Suspended,
 )
+from foundation.clock import utc_iso
 
 __all__ = [
     "RunRecorder",
@@ -1271,7 +1271,7 @@ def export_csv(path: str | os.PathLike, out_path: str | os.PathLike) -> int:
     with open(out_path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(CSV_COLUMNS)
-        for (e, a), idx in sorted(cells.items()):
+        for _cell, idx in sorted(cells.items()):
             ix = np.asarray(idx)
             value, err, scatter = _combine(p["rel_dcs"][ix], p["rel_dcs_err"][ix])
             flags = int(np.bitwise_or.reduce(p["flags"][ix].astype(int)))

@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from foundation.dcs_table import DcsTable, reference_path  # noqa: E402
 from acquisition.events import PointFlag  # noqa: E402
 from acquisition.storage import read_run  # noqa: E402
+from foundation.dcs_table import DcsTable, reference_path  # noqa: E402
 
 SATURATION = int(PointFlag.LOSS | PointFlag.RATE | PointFlag.OVERFLOW)
 

@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from foundation.clock import VirtualClock  # noqa: E402
 from acquisition.config import load_apparatus  # noqa: E402
 from acquisition.engine import Engine  # noqa: E402
 from acquisition.events import EventBus  # noqa: E402
 from acquisition.fakes import FakeApparatus  # noqa: E402
 from acquisition.plans import parse_plan  # noqa: E402
+from foundation.clock import VirtualClock  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,13 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from acquisition.apparatus import connect  # noqa: E402
-from foundation.clock import VirtualClock  # noqa: E402
 from acquisition.config import parse_apparatus  # noqa: E402
 from acquisition.engine import Engine  # noqa: E402
 from acquisition.events import EventBus  # noqa: E402
 from acquisition.fakes import FakeApparatus  # noqa: E402
 from acquisition.plans import load_plan  # noqa: E402
 from acquisition.storage import RunRecorder  # noqa: E402
+from foundation.clock import VirtualClock  # noqa: E402
 from simulators.apparatus import SimulatedApparatus  # noqa: E402
 from simulators.world import WorldConfig  # noqa: E402
 

@@ -88,7 +88,7 @@ class Instrument:
                 serial_settings=self.serial_settings,
             )
         except InstrumentError as exc:
-            raise exc.with_context(instrument=self.name, address=self.address, command=None)
+            raise exc.with_context(instrument=self.name, address=self.address, command=None) from exc
 
     def on_connect(self) -> None:
         """Hook run after every (re)connection: put the device in a known state."""

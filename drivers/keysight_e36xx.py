@@ -26,6 +26,7 @@ import math
 from typing import Any
 
 from .base import SCPIInstrument, control, in_range_attr, measurement
+
 __all__ = ["KeysightE36xx", "KeysightE3633A", "KeysightE3634A", "parse_output_state"]
 
 

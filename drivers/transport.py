@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from time import monotonic as _monotonic  # I/O deadlines only; waits go through the clock
 from dataclasses import dataclass
+from time import monotonic as _monotonic  # I/O deadlines only; waits go through the clock
 
 from .errors import ConnectionLost, InstrumentError, InstrumentTimeout
 

@@ -3,8 +3,8 @@
 import pytest
 
 from acquisition.apparatus import connect
-from foundation.clock import VirtualClock
 from acquisition.config import parse_apparatus
+from foundation.clock import VirtualClock
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import ELECTRODE_MAP, WorldConfig
 

@@ -7,13 +7,24 @@ from pathlib import Path
 import pytest
 
 from acquisition.apparatus import MonitorReading
-from foundation.clock import VirtualClock
 from acquisition.config import load_apparatus
 from acquisition.engine import Engine, RunState
-from acquisition.events import EventBus, Message, Paused, Point, PointFlag, Progress, Resumed, RunStart, RunStop, Suspended
+from acquisition.events import (
+    EventBus,
+    Message,
+    Paused,
+    Point,
+    PointFlag,
+    Progress,
+    Resumed,
+    RunStart,
+    RunStop,
+    Suspended,
+)
 from acquisition.fakes import FakeApparatus
 from acquisition.plans import parse_plan
 from drivers.errors import DeviceError, InstrumentTimeout
+from foundation.clock import VirtualClock
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -22,7 +22,6 @@ import h5py
 import numpy as np
 import pytest
 
-from foundation.clock import utc_iso
 from acquisition.events import Gate, Message, Monitor, Paused, Point, PointFlag, Resumed, RunStart, RunStop, Suspended
 from acquisition.storage import (
     DERIVED_UNITS,
@@ -35,6 +34,7 @@ from acquisition.storage import (
     lookup3,
     read_run,
 )
+from foundation.clock import utc_iso
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

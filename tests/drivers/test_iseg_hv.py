@@ -2,10 +2,10 @@
 
 import pytest
 
-from foundation.clock import VirtualClock
 from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitError, TransientError
 from drivers.iseg_hv import ChannelStatus, Electrode, IsegHV, ModuleStatus, RampTimeout, parse_unit_value
 from drivers.testing import expected_protocol
+from foundation.clock import VirtualClock
 from simulators.iseg_hv import IsegHVEmulator
 from simulators.world import ELECTRODE_MAP
 

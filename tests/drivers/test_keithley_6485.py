@@ -303,8 +303,6 @@ from simulators.keysight_e36xx import E36xxEmulator  # noqa: E402
 from tests.worldsetup import tune  # noqa: E402
 
 
-
-
 @pytest.fixture
 def served(world, clock, serve):
     server = serve(Keithley6485Emulator(world))

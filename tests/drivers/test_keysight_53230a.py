@@ -4,7 +4,6 @@ import math
 
 import pytest
 
-from foundation.clock import VirtualClock
 from drivers.errors import ConnectionLost, DeviceError, GarbledReply, InstrumentTimeout, LimitError, TransientError
 from drivers.keysight_53230a import (
     CounterTimeoutValue,
@@ -14,6 +13,7 @@ from drivers.keysight_53230a import (
     parse_definite_block,
 )
 from drivers.testing import ProtocolTransport, expected_protocol
+from foundation.clock import VirtualClock
 from simulators.keysight_53230a import Counter53230AEmulator
 from tests.worldsetup import beam_on
 

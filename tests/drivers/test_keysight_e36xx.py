@@ -2,10 +2,10 @@
 
 import pytest
 
-from foundation.clock import VirtualClock
 from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitError
-from drivers.keysight_e36xx import KeysightE3634A, KeysightE36xx, parse_output_state
+from drivers.keysight_e36xx import KeysightE36xx, KeysightE3634A, parse_output_state
 from drivers.testing import expected_protocol
+from foundation.clock import VirtualClock
 
 NO_ERROR = (b"SYST:ERR?\n", b'+0,"No error"\n')
 

@@ -2,7 +2,6 @@
 
 import pytest
 
-from foundation.clock import VirtualClock
 from drivers.errors import ConnectionLost, DeviceError, GarbledReply, InstrumentError, InstrumentTimeout, LimitError
 from drivers.newport_smc100 import (
     COMMAND_ERRORS,
@@ -14,6 +13,7 @@ from drivers.newport_smc100 import (
     format_number,
 )
 from drivers.testing import ProtocolTransport, expected_protocol
+from foundation.clock import VirtualClock
 
 
 def q(command: str, reply: str | None):

@@ -3,12 +3,12 @@
 import random
 
 from acquisition.apparatus import connect
-from foundation.clock import VirtualClock
 from acquisition.config import parse_apparatus
 from acquisition.engine import Engine
 from acquisition.events import EventBus, Message, Point
 from acquisition.plans import parse_plan
 from acquisition.storage import RunRecorder, read_run
+from foundation.clock import VirtualClock
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import WorldConfig
 

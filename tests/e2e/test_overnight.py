@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from acquisition.cli import main
-from foundation.dcs_table import DcsTable, reference_path
 from acquisition.events import PointFlag
 from acquisition.storage import export_csv, read_run
+from foundation.dcs_table import DcsTable, reference_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SATURATION = int(PointFlag.LOSS | PointFlag.RATE | PointFlag.OVERFLOW)

@@ -5,12 +5,12 @@ measured again after recovery; the run file records the suspension."""
 import pytest
 
 from acquisition.apparatus import connect
-from foundation.clock import VirtualClock
 from acquisition.config import parse_apparatus
 from acquisition.engine import Engine
 from acquisition.events import EventBus, Point, PointFlag, Resumed, Suspended
 from acquisition.plans import parse_plan
 from acquisition.storage import RunRecorder, read_run
+from foundation.clock import VirtualClock
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import WorldConfig
 

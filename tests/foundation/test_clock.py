@@ -65,9 +65,9 @@ def test_make_clock():
 
 def test_fast_utc_text_matches_datetime_formatting():
     import random
+    from datetime import datetime, timezone
 
     from foundation.clock import utc_iso_from_epoch
-    from datetime import datetime, timezone
 
     rng = random.Random(1)
     for _ in range(2000):

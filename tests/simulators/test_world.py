@@ -10,10 +10,6 @@ from simulators.world import RELAY_NEEDLE, RELAY_SIDE_LEAK, World, WorldConfig
 from tests.worldsetup import beam_on, tune
 
 
-
-
-
-
 def test_beam_about_100nA_at_2p2A_and_100eV(world, clock):
     beam_on(world)
     assert world.beam_current_A() == pytest.approx(100e-9, rel=0.05)  # drift is a few per cent
