@@ -19,13 +19,23 @@ call.  Validators run before anything is sent.
 from __future__ import annotations
 
 import logging
+import math
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from foundation.clock import Clock, RealClock
 
-from .errors import ConnectionLost, DeviceError, GarbledReply, InstrumentError, InstrumentTimeout, LimitError
+from .errors import (
+    ConnectionLost,
+    DeviceError,
+    GarbledReply,
+    InstrumentError,
+    InstrumentTimeout,
+    LimitError,
+    ReadbackError,
+)
 from .transport import SerialSettings, Transport, open_transport
 
 __all__ = [
@@ -38,6 +48,10 @@ __all__ = [
     "in_range_attr",
     "one_of",
     "parse_float",
+    "parse_int",
+    "parse_integral",
+    "parse_register",
+    "parse_in_range",
 ]
 
 
@@ -72,6 +86,8 @@ class Instrument:
         self._transport = transport
         self._resync = False
         self._injected_transport = transport is not None
+        #: the last value commanded per setting (a ramp's trusted start); see ramp_start()
+        self._commanded: dict[Any, float] = {}
         with self._lock:
             if self._transport is None:
                 self._open()
@@ -176,13 +192,105 @@ class Instrument:
             self.write(command)
             return self.read(command).strip()
 
-    def ask_value(self, command: str, cast: Callable[[str], Any] = float) -> Any:
-        """Ask and convert the reply; a reply that does not convert is garbled."""
+    def ask_value(self, command: str, cast: Callable[[str], Any] | None = None) -> Any:
+        """Ask and convert the reply (default :func:`parse_float`); a reply that does not convert is garbled."""
+        return self.ask_reply_value(command, cast)[1]
+
+    def ask_reply_value(self, command: str, cast: Callable[[str], Any] | None = None) -> tuple[str, Any]:
+        """Ask; return the reply and its converted value (for messages that quote the reply)."""
         reply = self.ask(command)
+        return reply, self.convert(command, reply, cast or parse_float)
+
+    def convert(self, command: str, reply: str, cast: Callable[[str], Any]) -> Any:
+        """``cast(reply)``; whatever a parser raises on a reply it cannot take is a GarbledReply.
+
+        ``ArithmeticError`` included: ``int(float("inf"))`` raises ``OverflowError``, which
+        no caller retries; a typed error names the instrument, the command and the reply.
+        """
         try:
             return cast(reply)
-        except (ValueError, TypeError, IndexError) as exc:
+        except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as exc:
             raise self.garbled(command, reply, f"cannot parse reply: {exc}") from None
+
+    def refresh_state(self) -> None:
+        """Forget device state the driver caches and ask again (the engine calls this on resume).
+
+        While a run is paused an operator may change the instrument by hand (front
+        panel, power cycle); a model that caches state overrides this.  Nothing is
+        cached here.
+        """
+
+    # ------------------------------------------------------- commanded values
+    def commanded(self, key) -> float | None:
+        """The value this driver last commanded for ``key`` (a setting, a channel); None if none yet.
+
+        Kept across reconnects: a device that lost it (power cycle) reads back
+        something else, and :meth:`ramp_start` says so.
+        """
+        return self._commanded.get(key)
+
+    def remember_commanded(self, key, value: float) -> None:
+        """Record that the device accepted ``value`` for ``key``."""
+        self._commanded[key] = float(value)
+
+    def forget_commanded(self, key) -> None:
+        """The device may or may not hold the last value (a refused or unconfirmed setting)."""
+        self._commanded.pop(key, None)
+
+    def ramp_start(
+        self,
+        key,
+        readback: float,
+        *,
+        command: str,
+        reply,
+        check: Callable[[float], Any],
+        tolerance: float,
+        what: str,
+    ) -> float:
+        """Where a ramp of ``key`` starts, given the device's ``readback`` of it (read by ``command``).
+
+        A readback is bytes from a wire: a late reply, crosstalk or one garbled digit
+        makes any parseable number of it.  So it is checked, never trusted:
+
+        * it must lie within the limits (``check`` raises LimitError otherwise): a ramp
+          from outside them would send values outside them;
+        * when this driver has commanded ``key`` before, the ramp starts from that
+          value, and a readback more than ``tolerance`` from it raises: the device did
+          not keep what it was told (front panel, power cycle), or the reply is not the
+          answer to this query.
+
+        Both raise :class:`~drivers.errors.ReadbackError` (a GarbledReply: a retry
+        reads again; the link is resynchronised first, in case it was a late reply).
+        """
+        commanded = self.commanded(key)
+        try:
+            check(readback)
+        except LimitError as exc:
+            raise self._readback_error(
+                command, reply, f"{what} reads back {readback:g}, outside the limits "
+                f"({exc.message.split('allowed ', 1)[-1]}): not a starting point", readback, commanded
+            ) from None
+        if commanded is None:
+            # Nothing commanded since this driver was created: the readback is the only
+            # information there is.  Within the limits it is the safe choice: every step
+            # then lies between two values inside the limits, so no value outside them
+            # is ever sent, whatever the reply was.  Assuming a start instead (0, or the
+            # target) would jump the output by the whole difference at the first step.
+            return readback
+        if not abs(readback - commanded) <= tolerance:
+            raise self._readback_error(
+                command, reply, f"{what} reads back {readback:g}, but {commanded:g} was commanded "
+                f"(tolerance {tolerance:g}): not a starting point", readback, commanded
+            )
+        return commanded
+
+    def _readback_error(self, command, reply, why: str, readback: float, commanded: float | None) -> ReadbackError:
+        self._resync = True
+        return ReadbackError(
+            why, readback=readback, commanded=commanded,
+            instrument=self.name, address=self.address, command=command, reply=reply,
+        )
 
     # ------------------------------------------------------------ typed errors
     def garbled(self, command: str | None, reply, why: str) -> GarbledReply:
@@ -238,7 +346,7 @@ class SCPIInstrument(Instrument):
         reply = self.ask("SYST:ERR?")
         code_text, _, message = reply.partition(",")
         try:
-            code = int(code_text)
+            code = parse_int(code_text, -32768, 32767)  # SCPI error numbers are 16-bit
         except ValueError:
             raise self.garbled("SYST:ERR?", reply, "error queue entry is not '<code>,\"<message>\"'") from None
         return code, message.strip().strip('"')
@@ -293,9 +401,80 @@ def one_of(*allowed) -> Validator:
     return check
 
 
+# ----------------------------------------------------------------- number parsing
+#: a decimal number as instruments send it (IEEE 488.2 <NR1>/<NR2>/<NR3>): sign, digits
+#: with an optional point, optional exponent.  ASCII digits only.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_UNSIGNED = re.compile(r"[0-9]+")
+#: blanks an instrument may put around a number
+_BLANKS = " \t\r\n"
+
+
 def parse_float(text: str) -> float:
-    """A float reply; ``float`` with surrounding blanks and a leading ``+`` allowed."""
-    return float(text.strip())
+    """A finite decimal number; blanks around it and a leading ``+`` allowed.
+
+    Stricter than ``float()``, which also takes what no instrument sends and what no
+    reading may be: ``nan``, ``inf``, ``infinity``, ``1_0`` (Python's digit grouping),
+    and a number too large for a float (``1e999`` becomes infinity).  A comparison
+    with NaN is always false, so a NaN reading would silently disable an interlock:
+    every number a driver reads goes through here (or through a stricter parser of
+    its own format).  Raises ``ValueError``, which :meth:`Instrument.ask_value` turns
+    into :class:`~drivers.errors.GarbledReply`.
+    """
+    number = text.strip(_BLANKS)
+    if not _DECIMAL.fullmatch(number):
+        raise ValueError(f"{text!r} is not a decimal number")
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is beyond the range of a float")
+    return value
+
+
+def parse_int(text: str, low: int | None = None, high: int | None = None) -> int:
+    """A decimal integer (``+12``, ``-3``), optionally within ``low..high``; ``ValueError`` otherwise."""
+    number = text.strip(_BLANKS)
+    if not _INTEGER.fullmatch(number):
+        raise ValueError(f"{text!r} is not a decimal integer")
+    return _within(int(number), low, high, text)
+
+
+def parse_integral(text: str, low: int | None = None, high: int | None = None) -> int:
+    """An integer sent in any SCPI number form (``+10``, ``+1.000000E+01``), within ``low..high``.
+
+    Instruments send counts and status words as floats; the value must be integral.
+    """
+    value = parse_float(text)
+    if value != math.floor(value):
+        raise ValueError(f"{text!r} is not an integer")
+    return _within(int(value), low, high, text)
+
+
+def parse_register(text: str, bits: int) -> int:
+    """An unsigned decimal register value of ``bits`` bits (``0 .. 2**bits - 1``)."""
+    number = text.strip(_BLANKS)
+    if not _UNSIGNED.fullmatch(number):
+        raise ValueError(f"{text!r}: a status register is an unsigned decimal integer")
+    return _within(int(number), 0, 2**bits - 1, text)
+
+
+def _within(value: int, low: int | None, high: int | None, text: str) -> int:
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"{'-inf' if low is None else low} to {'inf' if high is None else high}"
+        raise ValueError(f"{text!r} is outside {bounds}")
+    return value
+
+
+def parse_in_range(low: float, high: float) -> Callable[[str], float]:
+    """A cast: :func:`parse_float`, then ``low <= value <= high`` (the quantity's documented range)."""
+
+    def cast(text: str) -> float:
+        value = parse_float(text)
+        if not low <= value <= high:
+            raise ValueError(f"{value:g} is outside the documented range {low:g} to {high:g}")
+        return value
+
+    return cast
 
 
 # ----------------------------------------------------------------- descriptors
@@ -328,9 +507,12 @@ class _Command:
         if self.validator is not None:
             value = self.validator(inst, value, self.name)
         command = self.set_command % (self.format_value(value) if self.format_value else value)
+        inst.forget_commanded(self.name)  # unknown until the device has taken it
         inst.write(command)
         if self.check_errors:
             inst.check_errors(after=command)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            inst.remember_commanded(self.name, value)
 
 
 def control(

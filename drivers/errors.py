@@ -17,6 +17,7 @@ __all__ = [
     "TransientError",
     "InstrumentTimeout",
     "GarbledReply",
+    "ReadbackError",
     "ConnectionLost",
     "DeviceError",
     "LimitError",
@@ -75,6 +76,23 @@ class InstrumentTimeout(TransientError):
 
 class GarbledReply(TransientError):
     """A reply arrived but does not parse as the protocol says."""
+
+
+class ReadbackError(GarbledReply):
+    """A reply that parses but contradicts what the driver knows.
+
+    A readback outside the configured limits, or far from the value the driver last
+    commanded: a late reply, crosstalk or one wrong digit makes any parseable number,
+    so such a readback is never used as a starting point.  Transient like every
+    garbled reply (a retry reads again); a device that really holds another value
+    fails again, and the fault reaches the operator.  ``readback`` is the value read,
+    ``commanded`` the value last commanded (None if nothing was commanded yet).
+    """
+
+    def __init__(self, message: str, *, readback: float, commanded: float | None = None, **context) -> None:
+        self.readback = readback
+        self.commanded = commanded
+        super().__init__(message, **context)
 
 
 class ConnectionLost(TransientError):

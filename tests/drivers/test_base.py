@@ -114,3 +114,103 @@ def test_traffic_logged_at_debug(caplog):
 )
 def test_address_kinds(address, visa):
     assert is_visa_address(address) is visa
+
+
+# ---------------------------------------------------------------- strict numbers
+from drivers.base import parse_float, parse_int, parse_integral, parse_register  # noqa: E402
+from drivers.errors import ReadbackError  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("1.5", 1.5), (" +2.20000000E+00 ", 2.2), ("-4.99998E+01", -49.9998), (".5", 0.5), ("5.", 5.0), ("7", 7.0),
+     ("1e-300", 1e-300), ("+9.9E37", 9.9e37)],
+)
+def test_parse_float_takes_what_instruments_send(text, value):
+    assert parse_float(text) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["nan", "NaN", "inf", "-inf", "+Infinity", "1e999", "-1e400", "1_0", "1_000.5", "0x1p3", "1e", "", "+", ".",
+     "1.5.2", "\u0661", "1,5", "1 5", "--1"],
+)
+def test_parse_float_refuses_what_only_python_takes(text):
+    with pytest.raises(ValueError):
+        parse_float(text)
+
+
+def test_integer_parsers_refuse_python_syntax_and_out_of_range_values():
+    assert parse_int("+12") == 12 and parse_int("-3", -5, 5) == -3
+    assert parse_integral("+1.000000E+01") == 10 and parse_register("30465", 16) == 30465
+    assert parse_register("4294967295", 32) == 2**32 - 1
+    for bad in ("1_0", "1.5", "inf", "99999999999999999999999"):
+        with pytest.raises(ValueError):
+            parse_register(bad, 32)
+    for bad in ("1_0", "+1e400", "inf", "nan", "1.5"):
+        with pytest.raises(ValueError):
+            parse_integral(bad)
+    with pytest.raises(ValueError):
+        parse_int("7", 0, 5)
+
+
+@pytest.mark.parametrize("reply", [b"nan\n", b"inf\n", b"1e999\n", b"1_0\n", b"-Infinity\n"])
+def test_non_finite_reading_is_garbled(reply):
+    with expected_protocol(Toy, [(b"READ?\n", reply)]) as toy:
+        with pytest.raises(GarbledReply) as info:
+            toy.reading
+    assert info.value.reply == reply.decode().strip()
+
+
+def test_a_cast_that_overflows_is_a_garbled_reply_not_an_overflow_error():
+    with expected_protocol(Toy, [(b"READ?\n", b"inf\n")]) as toy:
+        with pytest.raises(GarbledReply, match="cannot parse reply"):
+            toy.ask_value("READ?", lambda r: int(float(r)))
+
+
+def test_scpi_error_code_must_be_an_integer():
+    with expected_protocol(Toy, [(b"SYST:ERR?\n", b'1_0,"x"\n'), (b"SYST:ERR?\n", b'+1e400,"x"\n')]) as toy:
+        for _ in range(2):
+            with pytest.raises(GarbledReply):
+                toy.next_error()
+
+
+# ---------------------------------------------------------------- commanded values, ramp starts
+def test_a_setting_is_remembered_only_once_the_device_took_it():
+    pairs = [
+        (b"LEV 3\n", None), (b"SYST:ERR?\n", b'+0,"No error"\n'),
+        (b"LEV 4\n", None), (b"SYST:ERR?\n", b'-222,"Data out of range"\n'), (b"SYST:ERR?\n", b'+0,"No error"\n'),
+    ]
+    with expected_protocol(Toy, pairs) as toy:
+        assert toy.commanded("level") is None
+        toy.level = 3
+        assert toy.commanded("level") == 3.0
+        with pytest.raises(DeviceError):
+            toy.level = 4
+        assert toy.commanded("level") is None  # refused: what the device holds is not known
+
+
+def _start(toy, readback, commanded=None):
+    if commanded is not None:
+        toy.remember_commanded("level", commanded)
+    check = lambda v: in_range_attr("min_level", "max_level")(toy, v, "level")  # noqa: E731
+    return toy.ramp_start("level", readback, command="LEV?", reply=str(readback), check=check, tolerance=0.1,
+                          what="level")
+
+
+def test_ramp_start_is_the_commanded_value_checked_against_the_readback():
+    with expected_protocol(Toy, []) as toy:
+        assert _start(toy, 2.05, commanded=2.0) == 2.0  # the commanded value, not the readback
+        with pytest.raises(ReadbackError, match="reads back 4.5, but 2 was commanded") as info:
+            _start(toy, 4.5, commanded=2.0)
+        assert info.value.readback == 4.5 and info.value.commanded == 2.0
+        assert isinstance(info.value, GarbledReply)
+
+
+def test_ramp_start_without_a_commanded_value_is_the_readback_within_the_limits():
+    with expected_protocol(Toy, []) as toy:
+        assert _start(toy, 4.5) == 4.5
+        with pytest.raises(ReadbackError, match="outside the limits"):
+            _start(toy, 9.5)
+        with pytest.raises(ReadbackError, match="outside the limits"):
+            _start(toy, 9.5, commanded=2.0)
