@@ -48,6 +48,39 @@ class SerialSettings:
     rtscts: bool = False
 
 
+def _read_socket_until(sock, pending: bytearray, terminator: bytes, deadline: float) -> tuple[bytes, bytearray, bool]:
+    """Read ``sock`` until ``terminator`` or the ``deadline`` (``monotonic()`` time), whatever comes first.
+
+    ``pending`` holds bytes read before (after an earlier terminator).  Returns
+    ``(data, rest, complete)``: ``data`` up to and including the terminator when
+    ``complete``, else the partial bytes at the deadline; ``rest`` is what arrived after
+    the terminator, for the next read.  One overall deadline, however the bytes trickle
+    in: a device streaming without a terminator cannot hold the caller past it.
+    Raises ``ConnectionResetError`` when the peer hangs up.
+    """
+    import select
+
+    buf = pending
+    while True:
+        pos = buf.find(terminator)
+        if pos >= 0:
+            end = pos + len(terminator)
+            return bytes(buf[:end]), buf[end:], True
+        remaining = deadline - _monotonic()
+        if remaining <= 0:
+            return bytes(buf), bytearray(), False
+        ready, _, _ = select.select([sock], [], [], remaining)
+        if not ready:
+            continue
+        try:
+            chunk = sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            continue
+        if not chunk:
+            raise ConnectionResetError("socket disconnected")
+        buf += chunk
+
+
 class Transport:
     """A byte stream to one instrument."""
 
@@ -161,30 +194,14 @@ class SerialTransport(Transport):
         9600 baud that is free, on loopback it was most of an overnight simulation's
         wall time.  Bytes after the terminator are kept for the next read.
         """
-        import select
+        import serial
 
-        buf = self._pending
-        deadline = _monotonic() + self.timeout_s
-        while True:
-            pos = buf.find(terminator)
-            if pos >= 0:
-                end = pos + len(terminator)
-                self._pending = buf[end:]
-                return bytes(buf[:end])
-            remaining = deadline - _monotonic()
-            if remaining <= 0:
-                self._pending = bytearray()
-                return bytes(buf)
-            ready, _, _ = select.select([sock], [], [], remaining)
-            if not ready:
-                continue
-            chunk = sock.recv(4096)
-            if not chunk:
-                self._pending = bytearray()
-                import serial
-
-                raise serial.SerialException("socket disconnected")
-            buf += chunk
+        pending, self._pending = self._pending, bytearray()
+        try:
+            data, self._pending, _ = _read_socket_until(sock, pending, terminator, _monotonic() + self.timeout_s)
+        except ConnectionResetError as exc:
+            raise serial.SerialException(str(exc)) from exc
+        return data
 
     def clear_input(self) -> None:
         self._pending = bytearray()
@@ -228,9 +245,12 @@ class VisaTransport(Transport):
         self.timeout_s = timeout_s
         self.serial_settings = serial_settings
         self._res = None
+        self._pending = bytearray()
 
     def open(self) -> None:
         import pyvisa
+
+        self._pending = bytearray()
 
         try:
             rm = _resource_manager(self.backend)
@@ -278,9 +298,8 @@ class VisaTransport(Transport):
         """
         import socket
 
-        session = getattr(getattr(self._res, "visalib", None), "sessions", {}).get(getattr(self._res, "session", None))
-        sock = getattr(session, "interface", None)
-        if not isinstance(sock, socket.socket):
+        sock = self._raw_socket()
+        if sock is None:
             return False
         try:
             return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
@@ -289,6 +308,16 @@ class VisaTransport(Transport):
         except OSError:
             return True
 
+    def _session(self):
+        return getattr(getattr(self._res, "visalib", None), "sessions", {}).get(getattr(self._res, "session", None))
+
+    def _raw_socket(self):
+        """The socket under a pyvisa-py ``TCPIP::...::SOCKET`` session; None for any other session."""
+        import socket
+
+        sock = getattr(self._session(), "interface", None)
+        return sock if isinstance(sock, socket.socket) else None
+
     def write(self, data: bytes) -> None:
         try:
             self._res.write_raw(data)
@@ -296,22 +325,70 @@ class VisaTransport(Transport):
             raise self._translate(exc, "write") from exc
 
     def read_until(self, terminator: bytes) -> bytes:
+        """Read one reply, within one overall deadline of ``timeout_s``.
+
+        pyvisa-py's socket read checks its timeout only when no byte arrived: a device
+        that keeps sending bytes without a terminator held a 0.5 s read for 20 s.  So a
+        raw socket session is read here directly (as the serial ``socket://`` path is),
+        against one deadline.  Any other session is read through VISA with the time
+        left as each read's timeout, the deadline checked between reads (pyvisa-py's
+        serial, USB and GPIB reads and a vendor VISA keep their timeout per call).
+        """
+        deadline = _monotonic() + self.timeout_s
+        sock = self._raw_socket()
+        if sock is not None:
+            return self._read_socket(sock, terminator, deadline)
         data = b""
+        configured = self._res.timeout
         try:
             while not data.endswith(terminator):
+                remaining = deadline - _monotonic()
+                if data and remaining <= 0:
+                    raise InstrumentTimeout(
+                        f"read: no {terminator!r}-terminated reply within {self.timeout_s:g} s",
+                        address=self.address, reply=data,
+                    )
+                if data:
+                    self._res.timeout = max(1, int(remaining * 1000))
                 chunk = self._res.read_raw()
                 if not chunk:
                     raise ConnectionLost("connection closed by peer", address=self.address, reply=data)
                 data += chunk
+        except InstrumentTimeout:
+            raise
         except InstrumentError:
             self.close()
             raise
         except Exception as exc:
             raise self._translate(exc, "read", data) from exc
+        finally:
+            if self._res is not None and data:
+                try:
+                    self._res.timeout = configured
+                except Exception:
+                    pass
+        return data[: -len(terminator)]
+
+    def _read_socket(self, sock, terminator: bytes, deadline: float) -> bytes:
+        pending, self._pending = self._pending, bytearray()
+        held = getattr(self._session(), "_pending_buffer", None)
+        if isinstance(held, bytearray) and held:  # bytes pyvisa-py buffered (clear_input reads through it)
+            pending += held
+            del held[:]
+        try:
+            data, self._pending, complete = _read_socket_until(sock, pending, terminator, deadline)
+        except OSError as exc:
+            self.close()
+            raise ConnectionLost(f"read failed: {exc}", address=self.address) from exc
+        if not complete:
+            raise InstrumentTimeout(
+                f"read: no {terminator!r}-terminated reply within {self.timeout_s:g} s", address=self.address, reply=data
+            )
         return data[: -len(terminator)]
 
     def clear_input(self) -> None:
         # A late reply after a timeout would answer the next query: read it away.
+        self._pending = bytearray()
         if self._res is None:
             return
         try:
