@@ -267,7 +267,7 @@ class Instrument:
         try:
             check(readback)
         except LimitError as exc:
-            raise self._readback_error(
+            raise self.readback_error(
                 command, reply, f"{what} reads back {readback:g}, outside the limits "
                 f"({exc.message.split('allowed ', 1)[-1]}): not a starting point", readback, commanded
             ) from None
@@ -279,13 +279,14 @@ class Instrument:
             # target) would jump the output by the whole difference at the first step.
             return readback
         if not abs(readback - commanded) <= tolerance:
-            raise self._readback_error(
+            raise self.readback_error(
                 command, reply, f"{what} reads back {readback:g}, but {commanded:g} was commanded "
                 f"(tolerance {tolerance:g}): not a starting point", readback, commanded
             )
         return commanded
 
-    def _readback_error(self, command, reply, why: str, readback: float, commanded: float | None) -> ReadbackError:
+    def readback_error(self, command, reply, why: str, readback: float, commanded: float | None) -> ReadbackError:
+        """A :class:`ReadbackError` naming the command and reply; resynchronises the link first."""
         self._resync = True
         return ReadbackError(
             why, readback=readback, commanded=commanded,

@@ -54,8 +54,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .base import SCPIInstrument, control, in_range
-from .errors import InstrumentError
+from .base import SCPIInstrument, control, in_range, parse_float, parse_int, parse_register
+from .errors import InstrumentError, LimitError
 
 __all__ = [
     "CHANNEL_STATUS_BITS",
@@ -79,7 +79,8 @@ class Electrode:
 
     ``ramp_V_per_s`` is this electrode's own rate (lens voltages may move faster than
     the channeltron's); ``tolerance_V`` is how close the readback must come to the
-    setpoint to count as arrived.
+    setpoint to count as arrived, and how close the module's Vset must read back to
+    the value the driver last commanded before a ramp starts from it.
     """
 
     channel: int
@@ -253,22 +254,40 @@ class RampTimeout(InstrumentError):
 
 
 # ------------------------------------------------------------------ reply parsing
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+#: the status and control registers are UI4 (manual section 8: Data-Type UI4)
+REGISTER_BITS = 32
+#: no module has more channels than this; a larger channel count is a garbled reply
+MAX_CHANNELS = 256
 
 
 def parse_unit_value(reply: str, unit: str) -> float:
-    """``"1.23456E+03V"`` -> 1234.56; the unit suffix must be there (iseg always sends it)."""
-    m = re.fullmatch(rf"\s*({_NUMBER})\s*{re.escape(unit)}\s*", reply)
+    """``"1.23456E+03V"`` -> 1234.56; the unit suffix must be there (iseg always sends it).
+
+    The number must be finite (``1e999V`` is no reading).
+    """
+    m = re.fullmatch(rf"[ \t]*({_NUMBER})[ \t]*{re.escape(unit)}[ \t]*", reply)
     if m is None:
         raise ValueError(f"expected a number followed by {unit!r}")
-    return float(m.group(1))
+    return parse_float(m.group(1))
 
 
 def _register(reply: str) -> int:
-    text = reply.strip()
-    if not text.isdigit():
-        raise ValueError("a status register is an unsigned integer")
-    return int(text)
+    """A status register: an unsigned decimal integer of 32 bits at most."""
+    return parse_register(reply, REGISTER_BITS)
+
+
+def _ramp_percent(reply: str) -> float:
+    # the module takes only 0.04 to 10 %/s (faster is refused), so it cannot report more
+    value = parse_unit_value(reply, "%/s")
+    if not RAMP_PERCENT_MIN <= value <= RAMP_PERCENT_MAX:
+        raise ValueError(f"ramp speed {value:g} %/s is outside {RAMP_PERCENT_MIN:g} to {RAMP_PERCENT_MAX:g} %/s")
+    return value
+
+
+def _vset_key(channel: int) -> tuple[str, int]:
+    """Key of a channel's commanded Vset in the driver's memory of commanded values."""
+    return ("Vset", channel)
 
 
 def _volts(value: float) -> str:
@@ -289,7 +308,7 @@ class IsegHV(SCPIInstrument):
         ":CONF:RAMP:VOLT %s",
         "Module voltage ramp speed, per cent of the nominal voltage per second: "
         "``:CONFigure:RAMP:VOLTage``; applies to every channel (0.04 to 10 %/s).",
-        cast=lambda reply: parse_unit_value(reply, "%/s"),
+        cast=_ramp_percent,
         validator=in_range(RAMP_PERCENT_MIN, RAMP_PERCENT_MAX),
         format_value=lambda value: f"{float(value):.3f}",
         check_errors=True,
@@ -406,6 +425,32 @@ class IsegHV(SCPIInstrument):
             raise self._refused(command, status, label)
         return status
 
+    def _set_vset(self, label: str, channel: int, config: Electrode, volts: float) -> ChannelStatus:
+        """The one way Vset is written: checked against the limits first, remembered once accepted.
+
+        Every value sent, each step of a ramp included, goes through the same check
+        as :meth:`set_voltage`; a refused or unconfirmed setting leaves the commanded
+        value unknown (the next ramp then starts from the module's readback).
+        """
+        text = _volts(self._check_voltage(label, config, volts))
+        self.forget_commanded(_vset_key(channel))
+        status = self._write_checked(f":VOLT {text},(@{channel})", channel, label)
+        self.remember_commanded(_vset_key(channel), float(text))
+        return status
+
+    def _checked_vset(self, label: str, channel: int, config: Electrode) -> float:
+        """The module's Vset, checked against the limits and the value last commanded.
+
+        Returns the value commanded (or, with nothing commanded yet, the readback):
+        see :meth:`~drivers.base.Instrument.ramp_start`.
+        """
+        command = f":READ:VOLT? (@{channel})"
+        reply, vset = self.ask_reply_value(command, lambda r: parse_unit_value(r, "V"))
+        return self.ramp_start(
+            _vset_key(channel), vset, command=command, reply=reply, tolerance=config.tolerance_V,
+            check=lambda v: self._check_voltage(label, config, v), what=f"{label} Vset",
+        )
+
     # ---------------------------------------------------------------- voltages
     def set_voltage(self, electrode: str | int, volts: float) -> None:
         """Set Vset at once (the module ramps at its own speed): ``:VOLTage <V>,(@n)``.
@@ -415,8 +460,7 @@ class IsegHV(SCPIInstrument):
         move use :meth:`ramp_to`.
         """
         label, channel, config = self._limits(electrode)
-        volts = self._check_voltage(label, config, volts)
-        self._write_checked(f":VOLT {_volts(volts)},(@{channel})", channel, label)
+        self._set_vset(label, channel, config, volts)
 
     def voltage_setpoint(self, electrode: str | int) -> float:
         """Vset (V): ``:READ:VOLTage? (@n)``."""
@@ -447,14 +491,22 @@ class IsegHV(SCPIInstrument):
 
         Switching on drives the output to the present Vset, so Vset is read first and
         must lie within the electrode's limits (it may have been set at the front
-        panel).  ON refused by the module (in emergency off) raises DeviceError.
+        panel: LimitError) and, if this driver set it, read back within ``tolerance_V``
+        of the value it set (ReadbackError).  ON refused by the module (in emergency
+        off) raises DeviceError.
         """
         if not on:
             label, channel, _ = self._resolve(electrode)
             self.write(f":VOLT OFF,(@{channel})")
             return
         label, channel, config = self._limits(electrode)
-        self._check_voltage(f"{label} present setpoint", config, self.voltage_setpoint(channel))
+        command = f":READ:VOLT? (@{channel})"
+        reply, vset = self.ask_reply_value(command, lambda r: parse_unit_value(r, "V"))
+        self._check_voltage(f"{label} present setpoint", config, vset)
+        self.ramp_start(
+            _vset_key(channel), vset, command=command, reply=reply, tolerance=config.tolerance_V,
+            check=lambda v: v, what=f"{label} Vset",
+        )
         self._write_checked(f":VOLT ON,(@{channel})", channel, label)
 
     def emergency_off(self, electrode: str | int, *, confirm: bool = True) -> None:
@@ -495,12 +547,20 @@ class IsegHV(SCPIInstrument):
         1. Every target is checked against its electrode's limits before anything is
            sent (one bad target refuses the whole move).
         2. Each channel's status is read: a fault raises DeviceError.  A channel that
-           is off gets Vset = its present output voltage and is switched on, so the
-           turn-on is rate-limited like the rest of the move.
+           is on starts from the Vset this driver last commanded; the module's Vset is
+           read and must lie within the limits and within ``tolerance_V`` of that value
+           (with nothing commanded yet, the readback within the limits is the start).
+           A readback that fails either raises :class:`~drivers.errors.ReadbackError`
+           before anything is sent: a late or garbled reply is never a starting point.
+           A channel that is off gets Vset = its present output voltage (within the
+           limits; a few mV of noise within ``tolerance_V`` outside them is taken as
+           the limit) and is switched on, so the turn-on is rate-limited like the rest
+           of the move.
         3. The setpoints step toward the targets, each by at most
            ``ramp_V_per_s * step_interval_s`` per step, all electrodes in the same step,
-           with ``clock.sleep(step_interval_s)`` after each step.  Every setting is
-           followed by a status read: a refusal or a fault raises DeviceError naming
+           with ``clock.sleep(step_interval_s)`` after each step.  Every step value is
+           checked against the limits before it is sent, like a target.  Every setting
+           is followed by a status read: a refusal or a fault raises DeviceError naming
            the electrode (the other electrodes stay where they are).
         4. The measured voltages are polled every ``step_interval_s`` until each is
            within its ``tolerance_V`` of the target; after ``timeout_s`` (default: the
@@ -522,7 +582,7 @@ class IsegHV(SCPIInstrument):
             plan[label] = (channel, config, self._check_voltage(label, config, volts))
         if not plan:
             return
-        starts = {label: self._prepare(label, channel) for label, (channel, _, _) in plan.items()}
+        starts = {label: self._prepare(label, channel, config) for label, (channel, config, _) in plan.items()}
         steps = {
             label: math.ceil(round(abs(target - starts[label]) / (config.ramp_V_per_s * step_interval_s), 9))
             for label, (_, config, target) in plan.items()
@@ -532,7 +592,7 @@ class IsegHV(SCPIInstrument):
             for label, (channel, config, target) in plan.items():
                 if k <= steps[label]:
                     value = self._step_value(starts[label], target, config.ramp_V_per_s * step_interval_s * k)
-                    status = self._write_checked(f":VOLT {_volts(value)},(@{channel})", channel, label)
+                    status = self._set_vset(label, channel, config, value)
                 else:
                     status = self._channel_status(channel)
                 self._raise_on_fault(label, channel, status)
@@ -547,14 +607,29 @@ class IsegHV(SCPIInstrument):
             return target
         return start + math.copysign(travel, target - start)
 
-    def _prepare(self, label: str, channel: int) -> float:
+    def _prepare(self, label: str, channel: int, config: Electrode) -> float:
         """Fault check; switch an off channel on at its present voltage.  Returns the start."""
         status = self._channel_status(channel)
         self._raise_on_fault(label, channel, status)
         if status.is_on:
-            return self.ask_value(f":READ:VOLT? (@{channel})", lambda r: parse_unit_value(r, "V"))
-        start = round(self._measured_voltage(channel), 3)
-        self._write_checked(f":VOLT {_volts(start)},(@{channel})", channel, label)
+            return self._checked_vset(label, channel, config)
+        command = f":MEAS:VOLT? (@{channel})"
+        reply, measured = self.ask_reply_value(command, lambda r: parse_unit_value(r, "V"))
+        start = round(measured, 3)
+        # an output that is off reads a few mV around 0 V, which may lie just outside an
+        # electrode range of one sign (a cathode at -310..0 V): taken as the range's end
+        if config.min_V - config.tolerance_V <= start < config.min_V:
+            start = config.min_V
+        elif config.max_V < start <= config.max_V + config.tolerance_V:
+            start = config.max_V
+        try:
+            self._check_voltage(label, config, start)
+        except LimitError as exc:
+            raise self.readback_error(
+                command, reply, f"{label} is off and reads {measured:g} V, outside the limits "
+                f"({exc.message.split('allowed ', 1)[-1]}): not a starting point", measured, None,
+            ) from None
+        self._set_vset(label, channel, config, start)
         self._write_checked(f":VOLT ON,(@{channel})", channel, label)
         return start
 
@@ -592,7 +667,7 @@ class IsegHV(SCPIInstrument):
     # ---------------------------------------------------------------- snapshot
     def module_channels(self) -> int:
         """Number of channels the module reports: ``:READ:MODule:CHANnelnumber?``."""
-        return self.ask_value(":READ:MOD:CHAN?", _register)
+        return self.ask_value(":READ:MOD:CHAN?", lambda r: parse_int(r, 1, MAX_CHANNELS))
 
     def settings(self) -> dict[str, Any]:
         """Module ramp speed and, per configured electrode, Vset, on/off and status."""

@@ -537,3 +537,126 @@ def test_truncated_reply_then_works(analyzer):
     assert m.voltage_setpoint("lens_A3") == -20.0  # reconnected
     m.ramp_to({"lens_A3": -20.0})
     assert world.electrode_voltage("lens_A3") == pytest.approx(-20.0)
+
+
+# ---------------------------------------------------------------- trust: ramps never overshoot, strict replies
+from drivers.errors import ReadbackError  # noqa: E402
+
+LENS = {"lens_A2": Electrode(1, -500.0, 500.0, 50.0)}
+
+
+def test_a_wrong_vset_reply_is_not_the_start_of_a_ramp():
+    # a late reply or crosstalk: 950 V read back for an electrode limited to +-500 V.
+    # Starting from it would send ':VOLT 900.000' at the first step.
+    pairs = [(b":READ:CHAN:STAT? (@1)\r\n", ON_SETTLED), (b":READ:VOLT? (@1)\r\n", b"9.50000E+02V\r\n")]
+    with hv(pairs, electrodes=LENS) as m:
+        with pytest.raises(ReadbackError, match=r"lens_A2 Vset reads back 950, outside the limits") as info:
+            m.ramp_to({"lens_A2": 100.0})
+    assert info.value.command == ":READ:VOLT? (@1)" and info.value.reply == "9.50000E+02V"
+
+
+def test_the_ramp_starts_from_the_commanded_vset_and_a_far_readback_is_an_error():
+    clock = VirtualClock()
+    pairs = [
+        (b":VOLT 100.000,(@1)\r\n", None),
+        (b":READ:CHAN:STAT? (@1)\r\n", ON_RAMPING),
+        # the next ramp: Vset reads back 0.2 V off (within tolerance_V): the start is the 100 V commanded
+        (b":READ:CHAN:STAT? (@1)\r\n", ON_SETTLED),
+        (b":READ:VOLT? (@1)\r\n", b"1.00200E+02V\r\n"),
+        (b":VOLT 150.000,(@1)\r\n", None),
+        (b":READ:CHAN:STAT? (@1)\r\n", ON_RAMPING),
+        (b":READ:CHAN:STAT? (@1)\r\n", ON_SETTLED),
+        (b":MEAS:VOLT? (@1)\r\n", b"1.50000E+02V\r\n"),
+        # and then a parseable Vset inside the limits but far from the 150 V commanded
+        (b":READ:CHAN:STAT? (@1)\r\n", ON_SETTLED),
+        (b":READ:VOLT? (@1)\r\n", b"4.00000E+02V\r\n"),
+    ]
+    with hv(pairs, electrodes=LENS, clock=clock) as m:
+        m.set_voltage("lens_A2", 100.0)
+        m.ramp_to({"lens_A2": 150.0})
+        assert m.commanded(("Vset", 1)) == 150.0
+        with pytest.raises(ReadbackError, match="reads back 400, but 150 was commanded") as info:
+            m.ramp_to({"lens_A2": 0.0})
+    assert info.value.commanded == 150.0 and info.value.readback == 400.0
+
+
+def test_every_step_is_checked_against_the_limits_before_it_is_sent(monkeypatch):
+    checked = []
+    original = IsegHV._check_voltage
+
+    def spy(self, label, config, volts):
+        checked.append(round(float(volts), 3))
+        return original(self, label, config, volts)
+
+    monkeypatch.setattr(IsegHV, "_check_voltage", spy)
+    pairs = [(b":READ:CHAN:STAT? (@1)\r\n", ON_SETTLED), (b":READ:VOLT? (@1)\r\n", b"0.00000E+00V\r\n")]
+    for value in (b"50.000", b"100.000", b"120.000"):
+        pairs += [(b":VOLT " + value + b",(@1)\r\n", None), (b":READ:CHAN:STAT? (@1)\r\n", ON_RAMPING)]
+    pairs += [(b":READ:CHAN:STAT? (@1)\r\n", ON_SETTLED), (b":MEAS:VOLT? (@1)\r\n", b"1.20000E+02V\r\n")]
+    with hv(pairs, electrodes=LENS) as m:
+        checked.clear()
+        m.ramp_to({"lens_A2": 120.0})
+    assert {50.0, 100.0, 120.0} <= set(checked)  # each value sent went through the validator first
+
+
+def test_an_off_channel_reading_outside_the_limits_is_not_a_start():
+    pairs = [(b":READ:CHAN:STAT? (@1)\r\n", OFF), (b":MEAS:VOLT? (@1)\r\n", b"7.00000E+02V\r\n")]
+    with hv(pairs, electrodes=LENS) as m:
+        with pytest.raises(ReadbackError, match="lens_A2 is off and reads 700 V, outside the limits"):
+            m.ramp_to({"lens_A2": 100.0})
+
+
+def test_an_off_channel_reading_a_few_mV_beyond_a_one_sided_range_starts_at_its_end():
+    pairs = [
+        (b":READ:CHAN:STAT? (@0)\r\n", OFF),
+        (b":MEAS:VOLT? (@0)\r\n", b"2.00000E-03V\r\n"),  # noise on a cathode limited to -310..0 V
+        (b":VOLT 0.000,(@0)\r\n", None),
+        (b":READ:CHAN:STAT? (@0)\r\n", OFF),
+        (b":VOLT ON,(@0)\r\n", None),
+        (b":READ:CHAN:STAT? (@0)\r\n", ON_SETTLED),
+        (b":VOLT -10.000,(@0)\r\n", None),
+        (b":READ:CHAN:STAT? (@0)\r\n", ON_RAMPING),
+        (b":READ:CHAN:STAT? (@0)\r\n", ON_SETTLED),
+        (b":MEAS:VOLT? (@0)\r\n", b"-1.00000E+01V\r\n"),
+    ]
+    with hv(pairs) as m:
+        m.ramp_to({"cathode": -10.0})
+
+
+def test_output_on_checks_the_vset_against_the_commanded_value():
+    pairs = [
+        (b":VOLT 100.000,(@1)\r\n", None),
+        (b":READ:CHAN:STAT? (@1)\r\n", OFF),
+        (b":READ:VOLT? (@1)\r\n", b"3.00000E+02V\r\n"),
+    ]
+    with hv(pairs, electrodes=LENS) as m:
+        m.set_voltage("lens_A2", 100.0)
+        with pytest.raises(ReadbackError, match="100 was commanded"):
+            m.output("lens_A2", True)  # ON is never sent
+
+
+@pytest.mark.parametrize(
+    "reply", [b"99999999999999999999999\r\n", b"4294967296\r\n", b"1_0\r\n", b"inf\r\n", b"+1e400\r\n", b"\xd9\xa1\r\n"]
+)
+def test_status_register_beyond_32_bits_or_in_python_syntax_is_garbled(reply):
+    with hv([(b":READ:CHAN:STAT? (@0)\r\n", reply)]) as m:
+        with pytest.raises(GarbledReply):
+            m.channel_status("cathode")
+
+
+@pytest.mark.parametrize("reply", [b"nanV\r\n", b"infV\r\n", b"1e999V\r\n", b"1_0V\r\n", b"-InfinityV\r\n"])
+def test_non_finite_voltage_is_garbled(reply):
+    with hv([(b":MEAS:VOLT? (@1)\r\n", reply)]) as m:
+        with pytest.raises(GarbledReply):
+            m.measured_voltage(1)
+
+
+def test_ramp_speed_and_channel_count_outside_their_range_are_garbled():
+    pairs = [(b":CONF:RAMP:VOLT?\r\n", b"5.000E+01%/s\r\n"), (b":READ:MOD:CHAN?\r\n", b"0\r\n"),
+             (b":READ:MOD:CHAN?\r\n", b"1_6\r\n")]
+    with hv(pairs) as m:
+        with pytest.raises(GarbledReply):
+            m.ramp_speed_percent
+        for _ in range(2):
+            with pytest.raises(GarbledReply):
+                m.module_channels()
