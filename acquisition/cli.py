@@ -17,10 +17,12 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
+from acquisition.events import RunStop
 from foundation.clock import Clock, make_clock
 
 log = logging.getLogger("xbeam")
@@ -120,30 +122,19 @@ def _hms(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
 
 
-def _execute(engine_kwargs: dict, apparatus_config, plan, clock: Clock, writer, quiet: bool, also=()):
-    """Connect, run the engine with storage, progress (and ``also``) subscribed,
-    handle signals; returns the RunStop."""
-    from acquisition.apparatus import connect
-    from acquisition.engine import Engine
-    from acquisition.events import EventBus
-
-    bus = EventBus()
-    bus.subscribe(writer, critical=True)
-    bus.subscribe(ProgressBar(quiet=quiet, speed=clock.speed))
-    for subscriber in also:
-        bus.subscribe(subscriber)
-    apparatus = connect(apparatus_config, clock)
-    engine = Engine(apparatus, plan, bus=bus, clock=clock, **engine_kwargs)
+def _follow(handle, clock: Clock) -> RunStop:
+    """Wait for a run, with Ctrl-C (and SIGTERM) aborting it cleanly and SIGUSR1
+    toggling pause; returns its RunStop."""
 
     def on_sigint(signum, frame):
         print("\nxbeam: aborting (safe state, file closed; `xbeam resume` continues it)", file=sys.stderr)
-        engine.abort("interrupted (SIGINT)")
+        handle.abort("interrupted (SIGINT)")
 
     def on_usr1(signum, frame):
-        if engine.state.value in ("paused", "pausing"):
-            engine.resume()
+        if handle.state.value in ("paused", "pausing"):
+            handle.resume()
         else:
-            engine.pause()
+            handle.pause()
 
     handlers = {signal.SIGINT: on_sigint, signal.SIGTERM: on_sigint}
     if hasattr(signal, "SIGUSR1"):
@@ -152,13 +143,22 @@ def _execute(engine_kwargs: dict, apparatus_config, plan, clock: Clock, writer, 
     if threading.current_thread() is threading.main_thread():
         previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
-        stop = engine.run()
+        while not handle.done():  # short waits: signal handlers run between them
+            try:
+                return handle.join(0.5)
+            except FutureTimeout:
+                continue
+        return handle.join()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        apparatus.close()
-        writer.close()
-    return stop
+
+
+def _session(config, clock: Clock):
+    from acquisition.session import Session
+
+    # no idle poller: a command-line run publishes the monitors itself
+    return Session.connect(config, clock, monitor_interval_s=None)
 
 
 def _exit_code(stop) -> int:
@@ -205,7 +205,6 @@ def cmd_probe(args) -> int:
 
 def cmd_run(args) -> int:
     from acquisition.plans import load_plan
-    from acquisition.storage import RunRecorder
 
     clock = _clock_from(args)
     with ExitStack() as stack:
@@ -216,12 +215,14 @@ def cmd_run(args) -> int:
         if path.exists():
             raise SystemExit(f"xbeam run: {path} exists; choose another -o or `xbeam resume {path}`")
         print(f"xbeam run: {plan.source} -> {path}", file=sys.stderr)
-        return _exit_code(_execute({}, config, plan, clock, RunRecorder(path), args.quiet))
+        session = stack.enter_context(_session(config, clock))
+        handle = session.run_plan(plan, path, also=(ProgressBar(quiet=args.quiet, speed=clock.speed),))
+        return _exit_code(_follow(handle, clock))
 
 
 def cmd_resume(args) -> int:
     from acquisition.plans import parse_plan
-    from acquisition.storage import RunRecorder, RunWriter, read_run
+    from acquisition.storage import read_run
 
     existing = read_run(args.run)
     if existing.status == "success" and len(existing.done_keys()) >= existing.planned_points:
@@ -229,28 +230,21 @@ def cmd_resume(args) -> int:
         print(f"xbeam resume: {args.run} is complete ({existing.planned_points} points); nothing to do", file=sys.stderr)
         return EXIT_OK
     clock = _clock_from(args)
-    writer, data = RunWriter.resume(args.run)
     with ExitStack() as stack:
-        try:
-            config = _apparatus_config(args, clock, stack, stored_text=data.apparatus_text)
-            plan = parse_plan(data.plan_text, source=f"<plan stored in {args.run}>", apparatus=config)
-        except Exception:
-            writer.close()
-            raise
-        done = data.done_keys()
-        print(
-            f"xbeam resume: {args.run}: {len(done)} of {data.planned_points} points already measured", file=sys.stderr
-        )
-        seq_start = int(data.points["seq"].max()) + 1 if len(data.points.get("seq", [])) else 0
-        kwargs = {"run_id": data.run_id, "done": done, "seq_start": seq_start, "resumed": True}
-        return _exit_code(_execute(kwargs, config, plan, clock, RunRecorder(writer=writer), args.quiet))
+        config = _apparatus_config(args, clock, stack, stored_text=existing.apparatus_text)
+        # the stored plan must fit this apparatus before the file or the apparatus is touched
+        parse_plan(existing.plan_text, source=f"<plan stored in {args.run}>", apparatus=config)
+        print(f"xbeam resume: {args.run}: {len(existing.done_keys())} of {existing.planned_points} points "
+              "already measured", file=sys.stderr)
+        session = stack.enter_context(_session(config, clock))
+        handle = session.resume_run(args.run, also=(ProgressBar(quiet=args.quiet, speed=clock.speed),))
+        return _exit_code(_follow(handle, clock))
 
 
 def cmd_dry_run(args) -> int:
     from acquisition.config import load_apparatus, parse_apparatus
-    from acquisition.events import Point
     from acquisition.plans import load_plan
-    from acquisition.storage import RunRecorder
+    from acquisition.session import DryRunSummary
 
     clock = make_clock(virtual=True)
     if args.apparatus:
@@ -260,23 +254,20 @@ def cmd_dry_run(args) -> int:
         config = parse_apparatus(sim.apparatus_toml(), source="<simulated apparatus>")
         plan = load_plan(args.plan, apparatus=config)
         path = Path(tmp) / "dry-run.h5"
-        flagged: dict[tuple[float, float], str] = {}
-
-        def watch(event):
-            if isinstance(event, Point) and event.flags:
-                flagged[(event.energy_eV, event.angle_deg)] = event.flags.describe()
-
-        t0, wall0 = clock.now(), time.perf_counter()
-        stop = _execute({}, config, plan, clock, RunRecorder(path), quiet=True, also=[watch])
-        duration = clock.now() - t0
+        summary = DryRunSummary()
+        wall0 = time.perf_counter()
+        with _session(config, clock) as session:
+            t0 = clock.now()
+            stop = _follow(session.run_plan(plan, path, also=(summary,)), clock)
+            duration = clock.now() - t0
         size = path.stat().st_size if path.exists() else 0
     print(f"plan: {args.plan}")
     print(f"points: {stop.points_done} (status {stop.status}: {stop.reason})")
     print(f"duration: {_hms(duration)} of beam time (simulated in {time.perf_counter() - wall0:.1f} s)")
     print(f"run file: {size / 1e6:.2f} MB")
-    if flagged:
-        print(f"warnings: {len(flagged)} (energy, angle) cells flagged on the simulated apparatus:")
-        for (energy, angle), why in sorted(flagged.items()):
+    if summary.flagged:
+        print(f"warnings: {len(summary.flagged)} (energy, angle) cells flagged on the simulated apparatus:")
+        for (energy, angle), why in sorted(summary.flagged.items()):
             print(f"  {energy:g} eV {angle:g} deg: {why}")
     else:
         print("warnings: none")
@@ -284,7 +275,7 @@ def cmd_dry_run(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from acquisition.storage import export_csv
+    from analysis.export import export_csv
 
     out = Path(args.output) if args.output else Path(args.run).with_suffix(".csv")
     rows = export_csv(args.run, out)

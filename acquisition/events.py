@@ -96,6 +96,7 @@ class RunStart:
     planned_points: int
     clock: str = "RealClock"
     resumed: bool = False
+    kind: str = "dcs"  #: the procedure that makes the run (acquisition.procedures); files record it
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,10 @@ class Point:
     angle_deg: float
     signal: Gate
     background: Gate | None
-    #: derived numbers, flat: signal_rate_cps, background_rate_cps (raw), signal_loss,
-    #: background_loss, signal_corrected_cps, background_corrected_cps, net_rate_cps,
-    #: net_rate_var, rel_dcs, rel_dcs_err, effective_volume_factor
-    derived: dict[str, float]
+    #: the typed result of the point (the run kind's type in
+    #: ``acquisition.reduction.RESULT_TYPES``; a DCS run's is ``DcsPointResult``): its
+    #: fields, with units in their names, are the run file's derived columns
+    derived: Any
     flags: PointFlag
     attempts: int = 1
 

@@ -23,17 +23,17 @@ import numpy as np
 import pytest
 
 from acquisition.events import Gate, Message, Monitor, Paused, Point, PointFlag, Resumed, RunStart, RunStop, Suspended
+from acquisition.reduction import DcsPointResult
 from acquisition.storage import (
     DERIVED_UNITS,
     POINT_COLUMNS,
     RunData,
     RunWriter,
     StorageError,
-    clear_status_flags,
-    export_csv,
-    lookup3,
     read_run,
+    recover,
 )
+from analysis.export import export_csv
 from foundation.clock import utc_iso
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,15 +121,15 @@ def make_point(
         angle_deg=start.angles_deg[a],
         signal=make_gate(signal_counts, t),
         background=make_gate(100, t + 4.0, subgates=2) if background else None,
-        derived={
-            "signal_rate_cps": signal_counts / 3.0,
-            "background_rate_cps": 50.0 if background else float("nan"),
-            "signal_loss": 0.01 * (a + 1),
-            "background_loss": 0.001 if background else float("nan"),
-            "net_rate_cps": signal_counts / 3.0 - 50.0,
-            "rel_dcs": float(seq + 1) if rel_dcs is None else rel_dcs,
-            "rel_dcs_err": rel_dcs_err,
-        },
+        derived=DcsPointResult(
+            signal_rate_cps=signal_counts / 3.0,
+            background_rate_cps=50.0 if background else float("nan"),
+            signal_loss=0.01 * (a + 1),
+            background_loss=0.001 if background else float("nan"),
+            net_rate_cps=signal_counts / 3.0 - 50.0,
+            rel_dcs=float(seq + 1) if rel_dcs is None else rel_dcs,
+            rel_dcs_err=rel_dcs_err,
+        ),
         flags=flags,
         attempts=1,
     )
@@ -257,7 +257,7 @@ def test_round_trip_keeps_every_number_and_text(tmp_path):
     assert run.subgate_counts(1).tolist() == list(p1.signal.subgate_counts)
     assert pts["flags"].tolist() == [int(PointFlag.LOSS | PointFlag.REDONE), 0]
     assert pts["rel_dcs"].tolist() == [1.0, 2.0]
-    assert math.isnan(pts["effective_volume_factor"][0])  # not in Point.derived
+    assert math.isnan(pts["effective_volume_factor"][0])  # not set in the result: NaN
     assert pts["session"].tolist() == [0, 0]
 
     np.testing.assert_array_equal(run.monitors["time"], [5.0])
@@ -427,16 +427,20 @@ def test_writes_after_close_are_refused(tmp_path):
         writer.write_point(make_point(start, 0, 0, 0, 0))
 
 
-def test_unknown_derived_numbers_are_reported_once_not_lost_silently(tmp_path):
-    start = make_start()
-    path = tmp_path / "run.h5"
-    with RunWriter.create(path, start) as writer:
-        for seq, key in enumerate(planned(start)[:2]):
-            p = make_point(start, seq, *key)
-            writer.write_point(Point(**{**p.__dict__, "derived": {**p.derived, "new_number": 1.0}}))
-    run = read_run(path)
-    notes = [text for _, _, kind, text in run.log if "new_number" in text]
-    assert len(notes) == 1 and run.n_points == 2
+def test_columns_come_from_the_result_type_with_its_units():
+    from dataclasses import dataclass
+
+    from acquisition.reduction import quantity
+    from acquisition.storage import point_columns
+
+    @dataclass(frozen=True)
+    class ToyResult:
+        widget_rate_cps: float = quantity("1/s", "widgets per second")
+
+    columns = {c.name: c for c in point_columns(ToyResult)}
+    assert columns["widget_rate_cps"].units == "1/s" and columns["widget_rate_cps"].doc == "widgets per second"
+    assert "rel_dcs" not in columns and "signal_counts" in columns  # gates and keys are every kind's
+    assert DERIVED_UNITS["net_rate_var"] == "1/s^2" and set(DERIVED_UNITS) <= {c.name for c in POINT_COLUMNS}
 
 
 def test_read_run_rejects_foreign_and_future_files(tmp_path):
@@ -639,13 +643,7 @@ def test_a_start_event_of_another_run_is_refused(tmp_path):
         writer.close()
 
 
-# --------------------------------------------------------------------------- clearing flags
-
-
-def test_lookup3_matches_jenkins_reference_values():
-    assert lookup3(b"") == 0xDEADBEEF
-    assert lookup3(b"Four score and seven years ago") == 0x17770551
-    assert lookup3(b"Four score and seven years ago", 1) == 0xCD628161
+# --------------------------------------------------------------------------- recovery
 
 
 @pytest.fixture
@@ -662,16 +660,20 @@ def crashed_file(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("method", ["hdf5", "superblock"])
-def test_clear_status_flags_makes_a_crashed_file_writable(crashed_file, tmp_path, method):
-    path = tmp_path / f"{method}.h5"
+def test_recover_rewrites_a_crashed_file_in_place_through_the_public_api(crashed_file, tmp_path):
+    path = tmp_path / "copy.h5"
     shutil.copy(crashed_file, path)
-    assert clear_status_flags(path, method=method) == method
-    with h5py.File(path, "r+") as f:  # HDF5 checks the superblock checksum here
+    before = read_run(path)
+    assert recover(path) == 3
+    with h5py.File(path, "r+") as f:  # writable again: HDF5 took the file as a clean one
         assert f["entry/points_done"][()] == 3
         assert f["entry/status"][()].decode() == "running"
     run = read_run(path)
     assert run.n_points == 3 and run.plan["gas"] == "isoflurane"
+    for name, values in before.points.items():
+        np.testing.assert_array_equal(run.points[name], values, err_msg=name)
+    assert run.log == before.log and run.snapshot == before.snapshot
+    assert not list(tmp_path.glob(".*recovering"))  # no leftovers beside it
 
 
 def test_run_recorder_creates_the_file_at_run_start_and_refuses_anything_else_first(tmp_path):

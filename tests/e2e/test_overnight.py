@@ -13,7 +13,8 @@ import pytest
 
 from acquisition.cli import main
 from acquisition.events import PointFlag
-from acquisition.storage import export_csv, read_run
+from acquisition.storage import read_run
+from analysis.export import export_csv
 from foundation.dcs_table import DcsTable, reference_path
 
 ROOT = Path(__file__).resolve().parents[2]

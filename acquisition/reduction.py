@@ -1,0 +1,153 @@
+"""The physics of one point, as pure functions: used live by the DCS procedure and
+offline by analysis (which re-reduces the raw gates stored in a run file).
+
+A point is a signal gate (gas through the needle) and, where the plan measures one, a
+background gate (the same gas load through the side leak).  :func:`reduce_dcs_point`
+turns them into a :class:`DcsPointResult`: dead-time corrections of *each* rate before
+subtracting (PHYSICS.md §1: the loss depends on the total rate at the detector),
+normalisation of each gate to its own beam current and gas-line pressure (both drift
+between the two gates), background subtraction and the effective-volume factor.
+
+The result is a typed record whose field names carry their unit; each field's
+metadata gives the unit string and a description.  Run files take their per-point
+columns from these fields (:func:`result_columns`), so a new derived quantity is one
+field here, not an edit in the engine, the writer and the reader.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+from acquisition import counting
+from acquisition.events import Gate, PointFlag
+
+__all__ = [
+    "DcsPointResult",
+    "DetectorModel",
+    "ReducedPoint",
+    "RESULT_TYPES",
+    "ResultColumn",
+    "reduce_dcs_point",
+    "result_columns",
+]
+
+
+def quantity(units: str, doc: str) -> Any:
+    """A result field: a float with its unit and meaning (``NaN`` when it does not exist)."""
+    return field(default=math.nan, metadata={"units": units, "doc": doc})
+
+
+@dataclass(frozen=True)
+class DcsPointResult:
+    """What one DCS point yields, in the units its field names say."""
+
+    signal_rate_cps: float = quantity("1/s", "raw signal rate: counts / counted time")
+    background_rate_cps: float = quantity("1/s", "raw background rate (NaN: borrowed from another angle)")
+    signal_loss: float = quantity("1", "dead-time loss fraction of the signal gate")
+    background_loss: float = quantity("1", "dead-time loss fraction of the background gate")
+    signal_corrected_cps: float = quantity("1/s", "dead-time-corrected signal rate")
+    background_corrected_cps: float = quantity("1/s", "dead-time-corrected background rate, at the signal's beam and pressure")
+    net_rate_cps: float = quantity("1/s", "signal minus background, at the signal gate's beam and pressure")
+    net_rate_var: float = quantity("1/s^2", "variance of net_rate_cps (Poisson, through the dead-time correction)")
+    rel_dcs: float = quantity("arb", "relative DCS: net rate per nA per mbar times the effective-volume factor")
+    rel_dcs_err: float = quantity("arb", "statistical error of rel_dcs")
+    effective_volume_factor: float = quantity("1", "per-angle effective-volume correction applied")
+
+
+#: the typed result of one point, by run kind (storage lays out a run's columns from it)
+RESULT_TYPES: dict[str, type] = {"dcs": DcsPointResult}
+
+
+class ResultColumn(NamedTuple):
+    name: str
+    units: str
+    doc: str
+
+
+def result_columns(result_type: type) -> tuple[ResultColumn, ...]:
+    """The stored columns of a result type: one float column per field."""
+    return tuple(ResultColumn(f.name, f.metadata["units"], f.metadata["doc"]) for f in fields(result_type))
+
+
+@dataclass(frozen=True)
+class DetectorModel:
+    """What the reduction needs of the counting chain (``[detector]`` of the apparatus)."""
+
+    dead_time_s: float
+    dead_time_model: str = "nonparalyzable"
+    max_loss_fraction: float = 0.10
+    linear_limit_cps: float = 1.0e5
+
+    @classmethod
+    def from_config(cls, detector: Any) -> DetectorModel:
+        return cls(detector.dead_time_s, detector.dead_time_model, detector.max_loss_fraction,
+                   detector.linear_limit_cps)
+
+    def correct(self, gate: Gate) -> counting.GateNumbers:
+        """Raw rate, dead-time-corrected rate and variance, loss fraction, flags of one gate."""
+        return counting.correct_gate(gate.counts, gate.gate_s, self.dead_time_s, self.dead_time_model,
+                                     max_loss_fraction=self.max_loss_fraction,
+                                     linear_limit_cps=self.linear_limit_cps)
+
+
+class ReducedPoint(NamedTuple):
+    result: DcsPointResult
+    flags: PointFlag  #: what the counts say of the point (saturation, borrowed background)
+    #: this point's own background, per nA per mbar, and its variance: what a later
+    #: point without a background gate borrows.  None when the point had no background gate.
+    background_norm: tuple[float, float] | None
+
+
+def reduce_dcs_point(
+    signal: Gate,
+    background: Gate | None,
+    detector: DetectorModel,
+    *,
+    effective_volume_factor: float = 1.0,
+    borrowed_background: tuple[float, float] | None = None,
+) -> ReducedPoint:
+    """Reduce one point (see the module docstring).
+
+    ``background`` is this point's own background gate.  Without one,
+    ``borrowed_background`` is the normalised background (cps/(nA mbar)) and its
+    variance measured at another angle of the same sweep and energy (``(nan, nan)`` if
+    none was measured yet): the point is flagged BACKGROUND_INTERPOLATED.  With neither,
+    the plan measures no background and nothing is subtracted.
+    """
+    s_raw, s_rate, s_var, s_loss, flags = detector.correct(signal)
+    s_norm, s_norm_var = counting.normalise(s_rate, s_var, signal.beam_current_A, signal.needle_mbar)
+    own = None
+    if background is not None:
+        b_raw, b_rate, b_var, b_loss, b_flags = detector.correct(background)
+        flags |= b_flags
+        b_norm, b_norm_var = counting.normalise(b_rate, b_var, background.beam_current_A, background.needle_mbar)
+        own = (b_norm, b_norm_var)
+    elif borrowed_background is None:
+        b_raw = b_rate = b_loss = b_norm = b_norm_var = 0.0
+    else:
+        b_norm, b_norm_var = borrowed_background
+        b_raw, b_rate, b_loss = math.nan, None, None  # b_rate: set below, at this gate's conditions
+        flags |= PointFlag.BACKGROUND_INTERPOLATED
+    net, net_var = counting.net_rate(s_norm, s_norm_var, b_norm, b_norm_var)
+    # the background as it was under this signal gate's beam and pressure (cps)
+    per_cps, _ = counting.normalise(1.0, 0.0, signal.beam_current_A, signal.needle_mbar)
+    b_at_signal, b_at_signal_var = b_norm / per_cps, b_norm_var / per_cps**2
+    if b_rate is None:
+        b_rate, b_loss = b_at_signal, math.nan
+    factor = effective_volume_factor
+    result = DcsPointResult(
+        signal_rate_cps=s_raw,
+        background_rate_cps=b_raw,
+        signal_loss=s_loss,
+        background_loss=b_loss,
+        signal_corrected_cps=s_rate,
+        background_corrected_cps=b_rate,
+        net_rate_cps=s_rate - b_at_signal,
+        net_rate_var=s_var + b_at_signal_var,
+        rel_dcs=net * factor,
+        rel_dcs_err=math.sqrt(net_var) * factor,
+        effective_volume_factor=factor,
+    )
+    return ReducedPoint(result, flags, own)
