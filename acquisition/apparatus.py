@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from foundation.clock import Clock
 
-__all__ = ["Apparatus", "MonitorReading", "GAS_PATHS", "connect", "build_driver"]
+__all__ = ["KEEP_READY", "SAFE", "SHUTDOWN", "Apparatus", "EndState", "MonitorReading", "GAS_PATHS", "connect", "build_driver"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,32 @@ class MonitorReading:
     beam_current_A: float
     chamber_mbar: float
     needle_mbar: float
+
+
+@dataclass(frozen=True)
+class EndState:
+    """What the apparatus is left in when a run ends: the caller's policy.
+
+    The default is the safe state of a single run: channeltron high voltage off, gas
+    closed, filament left hot (it takes minutes to stabilise; the next run wants it).
+    A queue between items keeps the channeltron on (``channeltron_off=False``); the end
+    of a night ramps the filament down too (``filament_down=True``).  A run that is
+    aborted or fails always ends at least safe (:meth:`at_least_safe`)."""
+
+    channeltron_off: bool = True
+    close_gas: bool = True
+    filament_down: bool = False
+
+    def at_least_safe(self) -> EndState:
+        return replace(self, channeltron_off=True, close_gas=True)
+
+
+#: the end of a single run: channeltron off, gas closed, filament hot
+SAFE = EndState()
+#: between the items of a queue: gas closed, channeltron left on its plateau
+KEEP_READY = EndState(channeltron_off=False)
+#: the end of a night: everything down, filament included
+SHUTDOWN = EndState(filament_down=True)
 
 
 def build_driver(
@@ -125,9 +151,7 @@ class Apparatus:
         self.filament.voltage = beam.filament_voltage_limit_V
         # the ramp switches an off output on at 0 A itself: switching on here would put
         # a cold filament straight onto whatever setpoint was left in the supply
-        self.filament.ramp_current_to(
-            beam.filament_current_A, step_A=beam.filament_step_A, step_delay_s=beam.filament_step_delay_s
-        )
+        self.ramp_filament(beam.filament_current_A)
         self.channeltron_on()
 
     def set_energy(self, energy_eV: float) -> None:
@@ -151,6 +175,22 @@ class Apparatus:
         readback = self.goniometer.move_to(angle_deg)
         self.angle_deg = float(angle_deg)
         return readback
+
+    def home(self) -> None:
+        """Reference the goniometer (a home search unless it is referenced already)."""
+        self.goniometer.home()
+        self.angle_deg = None
+
+    def stop_motion(self) -> None:
+        """Stop the goniometer where it is; the angle is unknown until the next move."""
+        self.goniometer.stop()
+        self.angle_deg = None
+
+    def ramp_filament(self, current_A: float) -> float:
+        """Filament current to ``current_A`` in the configured steps; returns the readback."""
+        beam = self.config.beam
+        return self.filament.ramp_current_to(current_A, step_A=beam.filament_step_A,
+                                             step_delay_s=beam.filament_step_delay_s)
 
     def select_gas(self, path: str, settle_s: float | None = None) -> None:
         """Route the gas through the needle, the side leak, or close both; then wait.
@@ -211,30 +251,23 @@ class Apparatus:
             self._cem_module.clear_emergency(self._cem_name)
         self._cem_module.ramp_to({self._cem_name: self.config.detector.channeltron_V})
 
-    def safe_state(self, *, filament_off: bool = False) -> list[str]:
-        """Channeltron HV off first, gas closed, (optionally) filament down.
-
-        Each step is attempted even if an earlier one fails; the failures are returned
-        so the caller can report them.
-        """
+    def apply_end_state(self, end: EndState = SAFE) -> list[str]:
+        """Channeltron HV off first, then gas closed, then the filament down, as ``end``
+        asks.  Each step is attempted even if an earlier one fails; the failures are
+        returned so the caller can report them."""
+        steps = []
+        if end.channeltron_off:
+            steps.append(("channeltron off", self.channeltron_off_now))
+        if end.close_gas:
+            steps.append(("gas closed", lambda: self.select_gas("closed", 0.0)))
+        if end.filament_down:
+            steps.append(("filament down", lambda: self.ramp_filament(0.0)))
         problems = []
-        steps = [("channeltron off", self.channeltron_off_now), ("gas closed", lambda: self.select_gas("closed", 0.0))]
-        if filament_off:
-            steps.append(
-                (
-                    "filament down",
-                    lambda: self.filament.ramp_current_to(
-                        0.0,
-                        step_A=self.config.beam.filament_step_A,
-                        step_delay_s=self.config.beam.filament_step_delay_s,
-                    ),
-                )
-            )
         for what, step in steps:
             try:
                 step()
-            except Exception as exc:  # safe state must try every step
-                log.error("safe state: %s failed: %s", what, exc)
+            except Exception as exc:  # the end state must try every step
+                log.error("end state: %s failed: %s", what, exc)
                 problems.append(f"{what}: {exc}")
         return problems
 

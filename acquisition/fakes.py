@@ -62,6 +62,18 @@ class FakeApparatus:
         self.angle_deg = float(angle_deg)
         return self.angle_deg
 
+    def home(self) -> None:
+        self._log("home")
+        self.angle_deg = None
+
+    def stop_motion(self) -> None:
+        self._log("stop")
+        self.angle_deg = None
+
+    def ramp_filament(self, current_A: float) -> float:
+        self._log(f"filament {current_A:g}")
+        return current_A
+
     def select_gas(self, path: str, settle_s: float | None = None) -> None:
         if path not in GAS_PATHS:
             raise ValueError(path)
@@ -99,10 +111,12 @@ class FakeApparatus:
         self._log("channeltron on")
         self.channeltron_is_on = True
 
-    def safe_state(self, *, filament_off: bool = False) -> list[str]:
+    def apply_end_state(self, end=None) -> list[str]:
         self._log("safe state")
-        self.channeltron_off_now()
-        self.gas_path = "closed"
+        if end is None or end.channeltron_off:
+            self.channeltron_off_now()
+        if end is None or end.close_gas:
+            self.gas_path = "closed"
         return []
 
     def snapshot(self) -> dict:

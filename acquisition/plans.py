@@ -94,6 +94,9 @@ class PlannedPoint:
         """(sweep, energy_index, angle_index): unique within a plan (resuming uses it)."""
         return (self.sweep, self.energy_index, self.angle_index)
 
+    def describe(self) -> str:
+        return f"{self.sweep}/{self.energy_eV:g} eV/{self.angle_deg:g} deg"
+
 
 @dataclass(frozen=True)
 class Metadata:

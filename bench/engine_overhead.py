@@ -25,10 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from acquisition.config import load_apparatus  # noqa: E402
-from acquisition.engine import Engine  # noqa: E402
 from acquisition.events import EventBus  # noqa: E402
 from acquisition.fakes import FakeApparatus  # noqa: E402
 from acquisition.plans import parse_plan  # noqa: E402
+from acquisition.procedures import DcsScan  # noqa: E402
+from acquisition.runner import Runner  # noqa: E402
 from foundation.clock import VirtualClock  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ def run_once(config, plan, storage: bool) -> tuple[float, int]:
 
             recorder = RunRecorder(Path(tmp) / "bench.h5")
             bus.subscribe(recorder, critical=True)
-        engine = Engine(fake, plan, bus=bus, clock=clock, snapshot=False)
+        engine = Runner(fake, DcsScan(plan, config), bus=bus, clock=clock, snapshot=False)
         t0 = time.perf_counter()
         stop = engine.run()
         elapsed = time.perf_counter() - t0
@@ -83,11 +84,12 @@ def run_once(config, plan, storage: bool) -> tuple[float, int]:
 def baseline(n: int) -> float:
     """Build n Point records by hand: the floor of per-point work."""
     from acquisition.events import Gate, Point, PointFlag
+    from acquisition.reduction import DcsPointResult
 
     t0 = time.perf_counter()
     for i in range(n):
         g = Gate(1000, 10.0, 0.0, 10.0, "", (1000,), 10.0, 1e-7, 1e-7, 1e-7, 0.3, 1e-6, 90.0)
-        Point(i, 0, 0, i, 50.0, 90.0, g, g, {"rel_dcs": 1.0}, PointFlag.NONE)
+        Point(i, 0, 0, i, 50.0, 90.0, g, g, DcsPointResult(rel_dcs=1.0), PointFlag.NONE)
     return time.perf_counter() - t0
 
 

@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from acquisition.apparatus import connect  # noqa: E402
 from acquisition.config import parse_apparatus  # noqa: E402
-from acquisition.engine import Engine  # noqa: E402
 from acquisition.events import EventBus  # noqa: E402
 from acquisition.fakes import FakeApparatus  # noqa: E402
 from acquisition.plans import load_plan  # noqa: E402
+from acquisition.procedures import DcsScan  # noqa: E402
+from acquisition.runner import Runner  # noqa: E402
 from acquisition.storage import RunRecorder  # noqa: E402
 from foundation.clock import VirtualClock  # noqa: E402
 from simulators.apparatus import SimulatedApparatus  # noqa: E402
@@ -63,7 +64,7 @@ def run(plan_path: Path, *, fake: bool, tmp: Path, traffic: Traffic | None = Non
             logging.getLogger("drivers").setLevel(logging.DEBUG)
         t0 = time.perf_counter()
         try:
-            stop = Engine(apparatus, plan, bus=bus, clock=clock).run()
+            stop = Runner(apparatus, DcsScan(plan, config), bus=bus, clock=clock).run()
             recorder.close(stop)
         finally:
             wall = time.perf_counter() - t0

@@ -85,7 +85,7 @@ def test_safe_state_reports_what_failed_and_still_does_the_rest(rig):
         raise RuntimeError("module unplugged")
 
     app.channeltron_off_now = broken
-    problems = app.safe_state()
+    problems = app.apply_end_state()
     assert problems and "channeltron off: module unplugged" in problems[0]
     assert not world.relays[config.gas_line.needle_relay]  # gas closed all the same
 

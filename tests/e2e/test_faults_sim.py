@@ -4,9 +4,10 @@ import random
 
 from acquisition.apparatus import connect
 from acquisition.config import parse_apparatus
-from acquisition.engine import Engine
 from acquisition.events import EventBus, Message, Point
 from acquisition.plans import parse_plan
+from acquisition.procedures import DcsScan
+from acquisition.runner import Runner
 from acquisition.storage import RunRecorder, read_run
 from foundation.clock import VirtualClock
 from simulators.apparatus import SimulatedApparatus
@@ -59,7 +60,7 @@ def test_injected_link_faults_are_retried_and_every_point_lands(tmp_path):
 
         bus.subscribe(recorder, critical=True)
         bus.subscribe(on_event)
-        stop = Engine(apparatus, plan, bus=bus, clock=clock, retry_delay_s=1.0).run()
+        stop = Runner(apparatus, DcsScan(plan, config), bus=bus, clock=clock, retry_delay_s=1.0).run()
         recorder.close(stop)
         apparatus.close()
     assert stop.status == "success", stop.reason

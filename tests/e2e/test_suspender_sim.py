@@ -6,9 +6,10 @@ import pytest
 
 from acquisition.apparatus import connect
 from acquisition.config import parse_apparatus
-from acquisition.engine import Engine
 from acquisition.events import EventBus, Point, PointFlag, Resumed, Suspended
 from acquisition.plans import parse_plan
+from acquisition.procedures import DcsScan
+from acquisition.runner import Runner
 from acquisition.storage import RunRecorder, read_run
 from foundation.clock import VirtualClock
 from simulators.apparatus import SimulatedApparatus
@@ -53,7 +54,7 @@ def run_with(rig, tmp_path, on_event):
     recorder = RunRecorder(path)
     bus.subscribe(recorder, critical=True)
     bus.subscribe(on_event)
-    stop = Engine(apparatus, plan, bus=bus, clock=clock, poll_s=2.0).run()
+    stop = Runner(apparatus, DcsScan(plan, config), bus=bus, clock=clock, poll_s=2.0).run()
     recorder.close(stop)
     return stop, read_run(path)
 

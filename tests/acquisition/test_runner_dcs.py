@@ -1,4 +1,4 @@
-"""The engine on zero-latency fakes: order, suspenders, retries, pause, abort, resume."""
+"""The runner with the DCS procedure on zero-latency fakes: order, suspenders, retries, pause, abort, resume."""
 
 import threading
 from dataclasses import replace
@@ -8,7 +8,6 @@ import pytest
 
 from acquisition.apparatus import MonitorReading
 from acquisition.config import load_apparatus
-from acquisition.engine import Engine, RunState
 from acquisition.events import (
     EventBus,
     Message,
@@ -23,6 +22,8 @@ from acquisition.events import (
 )
 from acquisition.fakes import FakeApparatus
 from acquisition.plans import parse_plan
+from acquisition.procedures import DcsScan
+from acquisition.runner import Runner, RunState
 from drivers.errors import DeviceError, InstrumentTimeout
 from foundation.clock import VirtualClock
 
@@ -85,7 +86,7 @@ def run_engine(config, plan=None, *, fake=None, **kwargs):
     fake.clock = clock
     bus, rec = EventBus(), Recorder()
     bus.subscribe(rec)
-    engine = Engine(fake, plan or make_plan(config), bus=bus, clock=clock, poll_s=1.0, **kwargs)
+    engine = Runner(fake, DcsScan(plan or make_plan(config), config), bus=bus, clock=clock, poll_s=1.0, **kwargs)
     return engine, fake, rec
 
 
@@ -94,7 +95,7 @@ def test_every_point_once_in_plan_order(config):
     stop = engine.run()
     assert stop.status == "success" and engine.state == RunState.FINISHED
     points = rec.of(Point)
-    planned = [(p.sweep, p.energy_index, p.angle_index) for p in engine.plan.points()]
+    planned = [(p.sweep, p.energy_index, p.angle_index) for p in engine.procedure.plan.points()]
     assert [(p.sweep, p.energy_index, p.angle_index) for p in points] == planned
     assert isinstance(rec.events[0], RunStart) and isinstance(rec.events[-1], RunStop)
     assert rec.events[0].planned_points == 12 and stop.points_done == 12
@@ -103,7 +104,7 @@ def test_every_point_once_in_plan_order(config):
     assert all(p.background is not None and p.flags == PointFlag.NONE for p in points)
     # background fraction 0.2 of the fake: net = 0.8 x signal
     p = points[0]
-    assert p.derived["net_rate_cps"] == pytest.approx(0.8 * p.derived["signal_corrected_cps"], rel=1e-3)  # dead time is nonlinear
+    assert p.derived.net_rate_cps == pytest.approx(0.8 * p.derived.signal_corrected_cps, rel=1e-3)  # dead time is nonlinear
     assert [p.seq for p in points] == list(range(12))
 
 
@@ -132,9 +133,9 @@ def test_background_every_nth_is_interpolated_and_flagged(config):
     for p in points:
         key = (p.sweep, p.energy_index)
         if p.background is not None:
-            last[key] = p.derived["background_corrected_cps"]
+            last[key] = p.derived.background_corrected_cps
         else:
-            assert p.derived["background_corrected_cps"] == pytest.approx(last[key], rel=1e-12)
+            assert p.derived.background_corrected_cps == pytest.approx(last[key], rel=1e-12)
 
 
 def test_pressure_burst_during_count_turns_channeltron_off_first_and_redoes_point(config):
@@ -305,7 +306,7 @@ def test_saturated_points_are_flagged_not_hidden(config):
     engine.run()
     points = rec.of(Point)
     assert all(p.flags & PointFlag.RATE for p in points)
-    assert all(p.derived["signal_loss"] > 0 for p in points)
+    assert all(p.derived.signal_loss > 0 for p in points)
 
 
 def test_target_precision_mode_stops_when_precise(config):

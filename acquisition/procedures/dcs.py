@@ -1,0 +1,162 @@
+"""The relative-DCS scan: the points of a plan, each a signal and a background gate.
+
+For every point: energy (tune), angle, gas through the needle (signal) and through the
+side leak (background), each counted in sub-gates under the interlocks
+(:meth:`acquisition.runner.Runner.count`).  Whichever gas path is open goes first, so
+a point costs one valve change, not two.  The reduction of the gates to a relative DCS
+is the pure :func:`acquisition.reduction.reduce_dcs_point`; this procedure only keeps
+what it needs from one point to the next (the last background of a sweep and energy,
+for points without their own; the last raw rates, for counting to a precision).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+from acquisition import counting
+from acquisition.events import Gate, Point, PointFlag
+from acquisition.reduction import DetectorModel, reduce_dcs_point
+
+__all__ = ["DcsScan"]
+
+
+class DcsScan:
+    """Runs a :class:`~acquisition.plans.Plan` on the apparatus it was validated for."""
+
+    kind: ClassVar[str] = "dcs"
+
+    def __init__(self, plan, config) -> None:
+        self.plan = plan
+        self.config = config
+        self.detector = DetectorModel.from_config(config.detector)
+        ev = config.effective_volume
+        # one factor per planned angle, interpolated once (ValueError now if outside the table)
+        self._ev_factor = {
+            a: float(counting.effective_volume_factor(a, ev.angles_deg, ev.factors)) if ev is not None else 1.0
+            for a in plan.scan.angles_deg
+        }
+        # the longer of the plan's and the gas line's settle time (plans.SettleConfig)
+        self._gas_settle_s = max(plan.settle.gas_s, config.gas_line.settle_s)
+        #: (sweep, energy_index) -> normalised background, its variance: for points without their own
+        self._last_background: dict[tuple[int, int], tuple[float, float]] = {}
+        #: (sweep, energy_index) -> raw (signal, background) rates of the last point: precision mode's guesses
+        self._last_raw_rates: dict[tuple[int, int], tuple[float, float]] = {}
+
+    # ------------------------------------------------------------ the runner's calls
+    def points(self):
+        return self.plan.points()
+
+    def run_start(self) -> dict[str, Any]:
+        plan = self.plan
+        return {
+            "plan": plan.to_dict(),
+            "plan_text": plan.text,
+            "metadata": dataclasses.asdict(plan.metadata),
+            "energies_eV": tuple(plan.scan.energies_eV),
+            "angles_deg": tuple(plan.scan.angles_deg),
+            "sweeps": plan.scan.sweeps,
+        }
+
+    def prepare(self, run) -> None:
+        run.apparatus.prepare()
+
+    def measure(self, run, pp, attempt: int) -> Point:
+        self._goto(run, pp)
+        app = run.apparatus
+        kinds = ["signal"]
+        if pp.measure_background:
+            # whichever path is open now goes first: one valve change per point, not two
+            kinds = ["background", "signal"] if app.gas_path == "side_leak" else ["signal", "background"]
+        gates: dict[str, Gate] = {}
+        for kind in kinds:
+            path = "needle" if kind == "signal" else "side_leak"
+            if app.gas_path != path:
+                run.call("select gas path", app.select_gas, path, self._gas_settle_s)
+            gates[kind] = self._gate(run, kind, pp, gates)
+        return self._point(run, pp, gates["signal"], gates.get("background"), attempt)
+
+    # ------------------------------------------------------------ one point
+    def _goto(self, run, pp) -> None:
+        app, settle = run.apparatus, self.plan.settle
+        if app.energy_eV != pp.energy_eV:
+            run.call("set energy", app.set_energy, pp.energy_eV)
+            run.clock.sleep(settle.energy_s)
+        if app.angle_deg != pp.angle_deg:
+            run.call("move goniometer", app.move_to, pp.angle_deg)
+            run.clock.sleep(settle.angle_s)
+
+    def _gate(self, run, kind: str, pp, gates: dict[str, Gate]) -> Gate:
+        counting_cfg = self.plan.counting
+        subgate_s = counting_cfg.subgate_s
+        if counting_cfg.target_precision is None:
+            dwell = counting_cfg.dwell_s if kind == "signal" else counting_cfg.background_dwell_s
+            n = max(1, round(dwell / subgate_s))
+            enough = None
+        else:
+            n = max(1, math.ceil(counting_cfg.max_time_s / subgate_s))
+            enough = self._precision_rule(kind, pp, gates, subgate_s)
+        return run.count(subgate_s, n, pp.key, enough)
+
+    def _precision_rule(self, kind: str, pp, gates: dict[str, Gate], subgate_s: float):
+        """Stop rule for counting to a target precision of the net rate.
+
+        If the other gate of this point is already measured, stop as soon as the net
+        rate's relative uncertainty reaches the target.  Otherwise stop when this gate
+        has had its optimal share (ts/tb = sqrt(Rs/Rb)) of the time the target needs,
+        the other rate taken from this sweep and energy's previous point.  With no
+        previous point, a signal is counted as if there were no background and a
+        background to the target precision of its own.
+        """
+        target = self.plan.counting.target_precision
+        other = gates.get("background" if kind == "signal" else "signal")
+        previous = self._last_raw_rates.get((pp.sweep, pp.energy_index))
+
+        def enough(counts: list[int]) -> bool:
+            n_here, t_here = sum(counts), len(counts) * subgate_s
+            if other is not None:
+                ns, ts, nb, tb = (
+                    (n_here, t_here, other.counts, other.gate_s)
+                    if kind == "signal"
+                    else (other.counts, other.gate_s, n_here, t_here)
+                )
+                return counting.relative_uncertainty(ns, ts, nb, tb) <= target
+            if not pp.measure_background or (kind == "background" and previous is None):
+                return n_here > 0 and 1 / math.sqrt(n_here) <= target
+            rate = n_here / t_here
+            rs, rb = (rate, previous[1] if previous else 0.0) if kind == "signal" else (previous[0], rate)
+            total = counting.time_for_precision(rs, rb, target)
+            if not math.isfinite(total):
+                return False
+            ts, tb = counting.split_time(total, rs, rb)
+            return t_here >= (ts if kind == "signal" else tb)
+
+        return enough
+
+    def _point(self, run, pp, signal: Gate, background: Gate | None, attempt: int) -> Point:
+        key = (pp.sweep, pp.energy_index)
+        if background is None and self.plan.background.mode != "none":
+            borrowed = self._last_background.get(key, (math.nan, math.nan))
+        else:
+            borrowed = None
+        reduced = reduce_dcs_point(signal, background, self.detector,
+                                   effective_volume_factor=self._ev_factor[pp.angle_deg],
+                                   borrowed_background=borrowed)
+        if reduced.background_norm is not None:
+            self._last_background[key] = reduced.background_norm
+            self._last_raw_rates[key] = (reduced.result.signal_rate_cps, reduced.result.background_rate_cps)
+        flags = reduced.flags | (PointFlag.REDONE if attempt > 1 else PointFlag.NONE)
+        return Point(
+            seq=run.seq,
+            sweep=pp.sweep,
+            energy_index=pp.energy_index,
+            angle_index=pp.angle_index,
+            energy_eV=pp.energy_eV,
+            angle_deg=pp.angle_deg,
+            signal=signal,
+            background=background,
+            derived=reduced.result,
+            flags=flags,
+            attempts=attempt,
+        )
