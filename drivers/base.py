@@ -18,6 +18,7 @@ call.  Validators run before anything is sent.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -52,6 +53,7 @@ __all__ = [
     "parse_integral",
     "parse_register",
     "parse_in_range",
+    "parse_in_range_attr",
 ]
 
 
@@ -466,6 +468,31 @@ def _within(value: int, low: int | None, high: int | None, text: str) -> int:
     return value
 
 
+def parse_in_range_attr(low, high) -> Callable[[Instrument, str], float]:
+    """A cast for :func:`control`/:func:`measurement`: :func:`parse_float`, then within
+    bounds that depend on the instance (a model's ratings).
+
+    ``low`` and ``high`` are each a number, the name of an attribute, or a function of
+    the instrument.  Marked ``needs_instrument``: the descriptor calls it as
+    ``cast(instrument, reply)``.
+    """
+
+    def bound(inst: Instrument, spec) -> float:
+        if isinstance(spec, str):
+            return getattr(inst, spec)
+        return spec(inst) if callable(spec) else spec
+
+    def cast(inst: Instrument, text: str) -> float:
+        value = parse_float(text)
+        lo, hi = bound(inst, low), bound(inst, high)
+        if not lo <= value <= hi:
+            raise ValueError(f"{value:g} is outside {lo:g} to {hi:g}, what the model can hold")
+        return value
+
+    cast.needs_instrument = True
+    return cast
+
+
 def parse_in_range(low: float, high: float) -> Callable[[str], float]:
     """A cast: :func:`parse_float`, then ``low <= value <= high`` (the quantity's documented range)."""
 
@@ -500,7 +527,10 @@ class _Command:
             return self
         if self.get_command is None:
             raise AttributeError(f"{self.name} is write-only")
-        return inst.ask_value(self.get_command, self.cast)
+        cast = self.cast
+        if getattr(cast, "needs_instrument", False):
+            cast = functools.partial(cast, inst)
+        return inst.ask_value(self.get_command, cast)
 
     def __set__(self, inst: Instrument, value) -> None:
         if self.set_command is None:

@@ -18,6 +18,11 @@ every setting so that a refused setting raises :class:`DeviceError` at once.
 A cold tungsten filament has a fraction of its hot resistance: a current step drives
 an inrush that shortens its life.  :meth:`KeysightE36xx.ramp_current_to` changes the
 current in small steps with a pause between them.
+
+Readbacks are checked against what the model can hold: a setpoint between 0 and the
+programmable maximum over its ranges (E3633A 20.6 A and 20.6 V, each range 3 % beyond
+its rating), a measurement within 5 % beyond that (either sign: the readback of an
+idle output scatters around 0); anything else is a garbled reply.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .base import SCPIInstrument, control, in_range_attr, measurement
+from .base import SCPIInstrument, control, in_range_attr, measurement, parse_in_range_attr
 
 __all__ = ["KeysightE36xx", "KeysightE3633A", "KeysightE3634A", "parse_output_state"]
 
@@ -66,11 +71,18 @@ class KeysightE36xx(SCPIInstrument):
     default_timeout_s = 2.0
     #: names accepted by ``VOLTage:RANGe`` on this model
     voltage_ranges: tuple[str, ...] = ("P8V", "P20V")
+    #: programmable maximum over the ranges (each range takes 3 % beyond its rating)
+    rated_current_A = 20.6
+    rated_voltage_V = 20.6
+    #: a CURR? readback within this of the value sent is the value sent: it goes out with
+    #: 0.1 mA resolution and the supply's own programming resolution is coarser
+    setpoint_tolerance_A = 2e-3
 
     current = control(
         "CURR?",
         "CURR %.4f",
         "Output current setpoint (A): ``CURRent``; the filament supply regulates this.",
+        cast=parse_in_range_attr(0.0, "rated_current_A"),
         validator=in_range_attr("min_current_A", "max_current_A"),
         check_errors=True,
     )
@@ -78,6 +90,7 @@ class KeysightE36xx(SCPIInstrument):
         "VOLT?",
         "VOLT %.4f",
         "Output voltage setpoint (V): ``VOLTage``; in CC it is the compliance limit.",
+        cast=parse_in_range_attr(0.0, "rated_voltage_V"),
         validator=in_range_attr("min_voltage_V", "max_voltage_V"),
         check_errors=True,
     )
@@ -90,7 +103,7 @@ class KeysightE36xx(SCPIInstrument):
         format_value=_on_off,
         check_errors=True,
     )
-    voltage_range = control(
+    _voltage_range = control(
         "VOLT:RANG?",
         "VOLT:RANG %s",
         "Output range (``P8V`` or ``P20V`` on the E3633A): ``VOLTage:RANGe``.",
@@ -98,8 +111,29 @@ class KeysightE36xx(SCPIInstrument):
         validator=_known_range,
         check_errors=True,
     )
-    measured_current = measurement("MEAS:CURR?", "Output current measured by the supply (A): ``MEASure:CURRent?``.")
-    measured_voltage = measurement("MEAS:VOLT?", "Output voltage measured by the supply (V): ``MEASure:VOLTage?``.")
+    measured_current = measurement(
+        "MEAS:CURR?",
+        "Output current measured by the supply (A): ``MEASure:CURRent?``.",
+        cast=parse_in_range_attr(lambda psu: -1.05 * psu.rated_current_A, lambda psu: 1.05 * psu.rated_current_A),
+    )
+    measured_voltage = measurement(
+        "MEAS:VOLT?",
+        "Output voltage measured by the supply (V): ``MEASure:VOLTage?``.",
+        cast=parse_in_range_attr(lambda psu: -1.05 * psu.rated_voltage_V, lambda psu: 1.05 * psu.rated_voltage_V),
+    )
+
+    @property
+    def voltage_range(self) -> str:
+        """Output range (``P8V`` or ``P20V`` on the E3633A): ``VOLTage:RANGe``; a name the
+        model does not have is a garbled reply."""
+        reply = self._voltage_range
+        if reply.strip().upper() not in self.voltage_ranges:
+            raise self.garbled("VOLT:RANG?", reply, "not one of " + ", ".join(self.voltage_ranges))
+        return reply.strip().upper()
+
+    @voltage_range.setter
+    def voltage_range(self, value: str) -> None:
+        self._voltage_range = value
 
     def __init__(
         self,
@@ -126,11 +160,21 @@ class KeysightE36xx(SCPIInstrument):
     def ramp_current_to(self, target_A: float, *, step_A: float = 0.05, step_delay_s: float = 1.0) -> float:
         """Bring the filament current to ``target_A`` in steps of at most ``step_A``.
 
-        The ramp starts from the current the filament actually carries, not from the
-        setpoint (after ``*RST`` the setpoint is the range's full 20 A): with the output
-        on that is ``MEAS:CURR?``; with the output off the setpoint is first set to 0
-        and the output turned on (unless the target is 0), so the filament never sees
-        the whole step when the output comes on.  Each step is set (error queue
+        Where the ramp starts:
+
+        * with the output on and a current commanded by this driver before, from that
+          value; the supply's setpoint (``CURR?``) must read back within
+          ``setpoint_tolerance_A`` of it and within the limits, else
+          :class:`~drivers.errors.ReadbackError` and nothing is sent;
+        * with the output on and nothing commanded yet (the first ramp after xbeam
+          started), from the current the filament actually carries (``MEAS:CURR?``; not
+          the setpoint, which after ``*RST`` is the range's full 20 A), which must lie
+          within the limits (else ReadbackError);
+        * with the output off, from 0 A: the setpoint is first set to 0 and the output
+          turned on (unless the target is 0), so the filament never sees the whole step
+          when the output comes on.
+
+        Each step is checked against the limits like the target, set (error queue
         checked), read back, and followed by ``step_delay_s`` on the driver's clock
         before the next one, so the filament temperature follows.  No wait after the
         last step: warming up at the final current is the caller's decision.  The
@@ -139,12 +183,12 @@ class KeysightE36xx(SCPIInstrument):
         The target is checked against the limits before anything is sent.  Returns
         the final setpoint as read back.
         """
-        in_range_attr("min_current_A", "max_current_A")(self, target_A, "current")
+        self._check_current(target_A)
         if not step_A > 0:
             raise self.limit_error("step_A", step_A, "> 0")
         if step_delay_s < 0:
             raise self.limit_error("step_delay_s", step_delay_s, ">= 0")
-        start = self._flowing_current(switch_on=target_A > 0)
+        start = self._ramp_start(switch_on=target_A > 0)
         # at least one step, so the setpoint ends at the target even when no current changes
         steps = max(1, math.ceil(round(abs(target_A - start) / step_A, 9)))
         value = start
@@ -156,10 +200,23 @@ class KeysightE36xx(SCPIInstrument):
                 self.clock.sleep(step_delay_s)
         return value
 
-    def _flowing_current(self, switch_on: bool) -> float:
-        """The current through the filament now; with the output off, make it 0 A and on."""
+    def _check_current(self, value: float) -> float:
+        """The ``current`` setting's own validator: every value sent goes through it."""
+        return type(self).current.validator(self, value, "current")
+
+    def _ramp_start(self, switch_on: bool) -> float:
+        """Where a ramp starts (see :meth:`ramp_current_to`); with the output off, make it 0 A and on."""
         if self.output:
-            return max(0.0, self.measured_current)
+            if self.commanded("current") is not None:
+                reply, value = self.ask_reply_value("CURR?", lambda r: type(self).current.cast(self, r))
+                command, tolerance = "CURR?", self.setpoint_tolerance_A
+            else:
+                reply, value = self.ask_reply_value("MEAS:CURR?", lambda r: type(self).measured_current.cast(self, r))
+                command, tolerance, value = "MEAS:CURR?", 0.0, max(0.0, value)
+            return self.ramp_start(
+                "current", value, command=command, reply=reply, check=self._check_current, tolerance=tolerance,
+                what="filament current" if command == "MEAS:CURR?" else "current setpoint",
+            )
         self._set_current_step(0.0)
         self._read_back_current(0.0)
         if switch_on:
@@ -168,17 +225,19 @@ class KeysightE36xx(SCPIInstrument):
         return 0.0
 
     def _set_current_step(self, setpoint_A: float) -> None:
-        # Not through the ``current`` validator: the target is checked already, and a
-        # ramp *down* from a setpoint beyond the limits (set at the front panel) must
-        # still be possible; every step lies between the start and the target.
+        # Through the ``current`` validator like any setting: no value outside the
+        # limits is ever sent, whatever the start was read as.
+        setpoint_A = self._check_current(setpoint_A)
         command = type(self).current.set_command % setpoint_A
+        self.forget_commanded("current")  # unknown until the supply has taken it
         self.write(command)
         self.check_errors(after=command)
+        self.remember_commanded("current", float(f"{setpoint_A:.4f}"))
 
     def _read_back_current(self, expected_A: float) -> float:
         value = self.current
         # the setpoint is sent with 0.1 mA resolution; the supply's own is coarser still
-        if abs(value - expected_A) > 2e-3:
+        if abs(value - expected_A) > self.setpoint_tolerance_A:
             raise self.device_error(
                 "CURR?", f"{value!r}", f"current setpoint reads back {value:g} A, expected {expected_A:g} A"
             )
@@ -213,3 +272,5 @@ class KeysightE3634A(KeysightE36xx):
 
     model = "Keysight E3634A"
     voltage_ranges = ("P25V", "P50V")
+    rated_current_A = 7.21
+    rated_voltage_V = 51.5

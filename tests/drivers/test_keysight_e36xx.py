@@ -2,7 +2,7 @@
 
 import pytest
 
-from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitError
+from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitError, ReadbackError
 from drivers.keysight_e36xx import KeysightE36xx, KeysightE3634A, parse_output_state
 from drivers.testing import expected_protocol
 from foundation.clock import VirtualClock
@@ -187,13 +187,13 @@ def test_ramp_to_the_flowing_current_sets_the_setpoint_once():
         assert psu.ramp_current_to(1.2) == pytest.approx(1.2)
 
 
-def test_ramp_down_from_a_setpoint_beyond_the_limit():
-    # set at the front panel above max_current_A: coming down must stay possible
+def test_ramp_from_a_current_beyond_the_limit_is_refused():
+    # 3.1 A flowing with max_current_A = 3: set at the front panel, or a wrong reply.
+    # Ramping down from it would send 3.05 A, beyond the limit; nothing is sent.
     pairs = [OUTPUT_ON, (b"MEAS:CURR?\n", b"+3.10000000E+00\n")]
-    for value in (b"3.0500", b"3.0000"):
-        pairs += [(b"CURR " + value + b"\n", None), NO_ERROR, (b"CURR?\n", value + b"\n")]
     with expected_protocol(KeysightE36xx, pairs) as psu:
-        psu.ramp_current_to(3.0)
+        with pytest.raises(ReadbackError, match="filament current reads back 3.1, outside the limits"):
+            psu.ramp_current_to(3.0)
 
 
 def test_ramp_refuses_target_beyond_limit_before_sending():
@@ -348,3 +348,60 @@ def test_stack_survives_a_pulled_cable(served):
     with pytest.raises(ConnectionLost):
         psu.current
     assert psu.current == pytest.approx(0.5)  # reconnected; the supply kept its state
+
+
+# ---------------------------------------------------------------- trust: ramps never overshoot, strict replies
+def test_a_wrong_measured_current_is_not_the_start_of_a_ramp():
+    # the reply that made the old driver send CURR 9.8000 to a filament limited to 2.8 A
+    pairs = [OUTPUT_ON, (b"MEAS:CURR?\n", b"+9.85000000E+00\n")]
+    with expected_protocol(KeysightE36xx, pairs, max_current_A=2.8) as psu:
+        with pytest.raises(ReadbackError, match="outside the limits") as info:
+            psu.ramp_current_to(2.2)
+    assert info.value.command == "MEAS:CURR?" and info.value.reply == "+9.85000000E+00"
+
+
+def test_the_ramp_starts_from_the_commanded_current_checked_against_the_setpoint():
+    pairs = [(b"CURR 2.0000\n", None), NO_ERROR]
+    # the next ramp: the setpoint reads back what was commanded, the ramp goes on from 2.0 A
+    pairs += [OUTPUT_ON, (b"CURR?\n", b"+2.00000000E+00\n")]
+    for value in (b"2.0500", b"2.1000"):
+        pairs += [(b"CURR " + value + b"\n", None), NO_ERROR, (b"CURR?\n", value + b"\n")]
+    # then a setpoint far from the 2.1 A commanded: no step is sent
+    pairs += [OUTPUT_ON, (b"CURR?\n", b"+2.80000000E+00\n")]
+    with expected_protocol(KeysightE36xx, pairs, max_current_A=2.8) as psu:
+        psu.current = 2.0
+        psu.ramp_current_to(2.1)
+        assert psu.commanded("current") == 2.1
+        with pytest.raises(ReadbackError, match="reads back 2.8, but 2.1 was commanded"):
+            psu.ramp_current_to(0.0)
+
+
+def test_every_step_goes_through_the_current_validator(monkeypatch):
+    seen = []
+    validator = KeysightE36xx.current.validator
+
+    def spy(inst, value, what):
+        seen.append(round(value, 4))
+        return validator(inst, value, what)
+
+    monkeypatch.setattr(KeysightE36xx.current, "validator", spy)
+    pairs = [OUTPUT_ON, (b"MEAS:CURR?\n", b"+1.00000000E+00\n")]
+    for value in (b"1.0500", b"1.1000"):
+        pairs += [(b"CURR " + value + b"\n", None), NO_ERROR, (b"CURR?\n", value + b"\n")]
+    with expected_protocol(KeysightE36xx, pairs) as psu:
+        psu.ramp_current_to(1.1)
+    assert {1.05, 1.1} <= set(seen)
+
+
+@pytest.mark.parametrize(
+    "command, reply",
+    [(b"MEAS:CURR?", b"nan"), (b"MEAS:CURR?", b"+1e999"), (b"MEAS:CURR?", b"1_0"), (b"MEAS:CURR?", b"+9.9E+37"),
+     (b"MEAS:VOLT?", b"inf"), (b"CURR?", b"-1.00000000E+00"), (b"CURR?", b"+2.10000000E+01"),
+     (b"VOLT?", b"Infinity"), (b"VOLT:RANG?", b"P99V")],
+)
+def test_readbacks_beyond_what_the_model_can_hold_are_garbled(command, reply):
+    attribute = {b"MEAS:CURR?": "measured_current", b"MEAS:VOLT?": "measured_voltage", b"CURR?": "current",
+                 b"VOLT?": "voltage", b"VOLT:RANG?": "voltage_range"}[command]
+    with expected_protocol(KeysightE36xx, [(command + b"\n", reply + b"\n")]) as psu:
+        with pytest.raises(GarbledReply):
+            getattr(psu, attribute)
