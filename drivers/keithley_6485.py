@@ -17,10 +17,13 @@ reading, units, timestamp, status, the units glued to the reading (manual Figure
     +1.040564E-06A,+2.236299E+02,+1.380000E+02      READ,UNIT,TIME,STAT (after *RST)
     -1.234567E-08                                    READ
 
-An input beyond the range reads ``+9.9E37`` (overflow, either polarity); a data
-element without valid data reads ``+9.91E37`` (NAN).  While zero check is on the input
-is shunted and the reading is the instrument's own offset: the driver refuses to
-return it as a beam current.
+An input beyond the range reads ``+9.9E37`` (overflow, either polarity): a typed
+:class:`Overflow`, never a number; a data element without valid data reads
+``+9.91E37`` (NAN): a DeviceError.  Any other reading beyond 105 % of the 20 mA range,
+a timestamp outside 0 to 99,999.99 s (the timer restarts there), a status word that
+is not a 16-bit integer, and anything non-finite (``nan``, ``1e999``) is a garbled
+reply.  While zero check is on the input is shunted and the reading is the
+instrument's own offset: the driver refuses to return it as a beam current.
 
 The standard way to a trustworthy reading (manual "Zero correct" procedure) is
 :meth:`Keithley6485.configure_for_beam`.
@@ -32,7 +35,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .base import SCPIInstrument, control, in_range
+from .base import SCPIInstrument, control, in_range, parse_float, parse_in_range, parse_integral
 from .errors import DeviceError
 
 __all__ = [
@@ -52,6 +55,12 @@ CURRENT_RANGES_A: tuple[float, ...] = (2e-9, 20e-9, 200e-9, 2e-6, 20e-6, 200e-6,
 OVERFLOW_VALUE = 9.9e37
 #: reading of a data element without valid data
 NAN_VALUE = 9.91e37
+#: the largest reading that is a current: 105 % of the highest (20 mA) range
+MAX_READING_A = 1.05 * CURRENT_RANGES_A[-1]
+#: the timestamp restarts at zero after 99,999.99 s
+TIMESTAMP_LIMIT_S = 100_000.0
+#: the status element is a 16-bit word sent as a decimal number
+STATUS_BITS = 16
 #: FORMat:ELEMents names, short form, in the order the instrument sends them
 ELEMENTS: tuple[str, ...] = ("READ", "UNIT", "TIME", "STAT")
 _LONG_NAMES = {"READING": "READ", "UNITS": "UNIT", "STATUS": "STAT"}
@@ -75,7 +84,12 @@ class Reading:
 
     @property
     def overflow(self) -> bool:
-        return math.isclose(self.current_A, OVERFLOW_VALUE, rel_tol=1e-3)
+        return math.isclose(abs(self.current_A), OVERFLOW_VALUE, rel_tol=1e-3)
+
+    @property
+    def nan(self) -> bool:
+        """The reading is NAN (+9.91E37): no valid data."""
+        return math.isclose(abs(self.current_A), NAN_VALUE, rel_tol=1e-4)
 
 
 def parse_on_off(reply: str) -> bool:
@@ -100,6 +114,15 @@ def parse_elements(reply: str) -> tuple[str, ...]:
     if not names:
         raise ValueError("no data elements")
     return tuple(e for e in ELEMENTS if e in names)
+
+
+def _current_range(reply: str) -> float:
+    """``CURR:RANG?``: one of the eight ranges, nothing else."""
+    value = parse_float(reply)
+    for range_A in CURRENT_RANGES_A:
+        if math.isclose(value, range_A, rel_tol=1e-3):
+            return range_A
+    raise ValueError(f"{value:g} A is not one of the 6485's ranges")
 
 
 def _on_off(value: bool) -> str:
@@ -159,6 +182,7 @@ class Keithley6485(SCPIInstrument):
         "CURR:RANG %.3g",
         "Current range (A): ``CURRent:RANGe``; setting it turns auto range off. "
         "Set the expected current, the instrument picks the lowest range that holds it.",
+        cast=_current_range,
         validator=_range_value,
         check_errors=True,
     )
@@ -166,6 +190,7 @@ class Keithley6485(SCPIInstrument):
         "CURR:NPLC?",
         "CURR:NPLC %.3g",
         "Integration time in power-line cycles: ``CURRent:NPLCycles`` (0.01 to 6).",
+        cast=parse_in_range(0.01, 6.0),
         validator=in_range(0.01, 6.0),
         check_errors=True,
     )
@@ -243,13 +268,19 @@ class Keithley6485(SCPIInstrument):
         return self.read_reading().current_A
 
     def _reading(self, command: str) -> Reading:
-        self._refuse_zero_check(command)
-        reply = self.ask(command)
+        with self._lock:
+            # reconnect first, if the link dropped: on_connect forgets the zero-check
+            # state, and the new connection's state must be the one asked for
+            self._before_exchange()
+            self._refuse_zero_check(command)
+            reply = self.ask(command)
         reading = self.parse_reading(reply, command)
         if reading.overflow:
             raise self._overflow(command, reply)
-        if math.isclose(reading.current_A, NAN_VALUE, rel_tol=1e-4):
+        if reading.nan:
             raise self.device_error(command, reply, "reading is NAN (+9.91E37): no valid data")
+        if not abs(reading.current_A) <= MAX_READING_A:
+            raise self.garbled(command, reply, f"a reading beyond {MAX_READING_A:g} A is neither a current nor +9.9E37")
         return reading
 
     @property
@@ -268,12 +299,27 @@ class Keithley6485(SCPIInstrument):
         super().on_connect()
         self._zero_check_state = None  # somebody may have pressed ZCHK while we were away
 
+    def recheck_zero_check(self) -> bool:
+        """Ask the instrument whether zero check is on (``SYST:ZCH?``), forgetting what was tracked.
+
+        For the engine on resume: after a power cycle (the 6485 comes up with zero
+        check on) or a ZCHK pressed at the front panel while the link stayed up.
+        """
+        self._zero_check_state = None
+        return self.zero_check
+
+    def refresh_state(self) -> None:
+        """On resume: ask for the zero-check state again (:meth:`recheck_zero_check`)."""
+        self.recheck_zero_check()
+
     def _refuse_zero_check(self, command: str) -> None:
-        # With the input shunted the instrument happily reads its own offset.  The state
-        # is asked once per connection and then tracked, not asked before every reading
-        # (that doubled the traffic of the beam monitor); a ZCHK pressed at the front
-        # panel mid-run reads ~0 A and trips the beam-current interlock instead.
-        if getattr(self, "_zero_check_state", None) is None:
+        # With the input shunted the instrument happily reads its own offset.  "Off" is
+        # tracked, not asked before every reading (that doubled the traffic of the beam
+        # monitor); a ZCHK pressed at the front panel mid-run reads ~0 A and trips the
+        # beam-current interlock instead.  "On" is never trusted from memory: it is
+        # asked again before a reading is refused, or an operator who switched zero
+        # check off (after a power cycle) would see every resume refused until restart.
+        if getattr(self, "_zero_check_state", None) in (None, True):
             self._zero_check_state = self._zero_check
         if self._zero_check_state:
             raise self.device_error(command, None, "zero check is on: the reading would be the input offset, not the beam")
@@ -308,11 +354,13 @@ class Keithley6485(SCPIInstrument):
         elif "UNIT" in elements:
             raise self.garbled(command, reply, "reading lacks its 'A' unit")
         try:
-            current = float(text)
-            timestamp = float(values["TIME"]) if "TIME" in values else None
-            status = int(float(values["STAT"])) if "STAT" in values else None
+            current = parse_float(text)
+            timestamp = parse_float(values["TIME"]) if "TIME" in values else None
+            status = parse_integral(values["STAT"], 0, 2**STATUS_BITS - 1) if "STAT" in values else None
         except ValueError as exc:
             raise self.garbled(command, reply, f"cannot parse reading: {exc}") from None
+        if timestamp is not None and not 0.0 <= timestamp < TIMESTAMP_LIMIT_S:
+            raise self.garbled(command, reply, f"timestamp {timestamp:g} s is outside 0 to 99,999.99 s")
         return Reading(current, timestamp, status)
 
     def _guess_elements(self, fields: list[str], command: str, reply: str) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ import pytest
 
 from drivers.errors import DeviceError, GarbledReply, InstrumentTimeout, LimitError
 from drivers.keithley_6485 import Keithley6485, Overflow, Reading, parse_elements, parse_on_off
-from drivers.testing import expected_protocol
+from drivers.testing import ProtocolTransport, expected_protocol
 
 NO_ERROR = (b"SYST:ERR?\n", b'0,"No error"\n')
 ZCH_OFF = (b"SYST:ZCH?\n", b"0\n")
@@ -422,9 +422,80 @@ def test_stack_survives_a_pulled_cable(served):
     assert pa.zero_check is False  # reconnected; the instrument kept its state
 
 
-def test_zero_check_set_by_the_driver_is_tracked_without_asking():
-    pairs = [(b"SYST:ZCH ON\n", None), NO_ERROR]
+def test_zero_check_set_by_the_driver_is_asked_again_before_a_reading_is_refused():
+    pairs = [(b"SYST:ZCH ON\n", None), NO_ERROR, (b"SYST:ZCH?\n", b"1\n")]
     with expected_protocol(Keithley6485, pairs) as pa:
         pa.zero_check = True
         with pytest.raises(DeviceError, match="zero check is on"):
-            pa.read_current()  # refused from the tracked state: no SYST:ZCH?, no READ?
+            pa.read_current()  # refused after asking: no READ?
+
+
+# ---------------------------------------------------------------- trust: zero check does not latch, strict readings
+READING = b"-1.000000E-07A,+1.000000E+00,+0.000000E+00\n"
+
+
+def test_zero_check_switched_off_by_the_operator_is_seen_at_the_next_reading():
+    pairs = [
+        (b"SYST:ZCH?\n", b"1\n"),  # after a power cycle: the 6485 comes up in zero check
+        (b"SYST:ZCH?\n", b"0\n"),  # the operator switched it off; the run resumes
+        (b"READ?\n", READING),
+        (b"READ?\n", READING),  # off is tracked: not asked before every reading
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        with pytest.raises(DeviceError, match="zero check is on"):
+            pa.read_current()
+        assert pa.read_current() == pytest.approx(-1e-7)
+        assert pa.read_current() == pytest.approx(-1e-7)
+
+
+def test_recheck_on_resume_and_after_a_reconnect():
+    pairs = [
+        ZCH_OFF,
+        (b"READ?\n", READING),
+        (b"SYST:ZCH?\n", b"1\n"),  # refresh_state() on resume: ZCHK was pressed while paused
+        (b"SYST:ZCH?\n", b"1\n"),  # asked again before refusing; no READ?
+    ]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        assert pa.read_current() == pytest.approx(-1e-7)
+        pa.refresh_state()
+        with pytest.raises(DeviceError, match="zero check is on"):
+            pa.read_current()
+    pairs = [ZCH_OFF, (b"READ?\n", ProtocolTransport.DISCONNECT), ZCH_OFF, (b"READ?\n", READING)]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        with pytest.raises(ConnectionLost):
+            pa.read_current()
+        assert pa.read_current() == pytest.approx(-1e-7)  # asked again on the new connection
+    with expected_protocol(Keithley6485, [(b"SYST:ZCH?\n", b"0\n")]) as pa:
+        assert pa.recheck_zero_check() is False
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"-1.0E-08A,+1.0E+00,inf\n", b"-1.0E-08A,+1.0E+00,+1e400\n", b"-1.0E-08A,+1.0E+00,nan\n",
+     b"-1.0E-08A,+1.0E+00,+7.0E+04\n", b"-1.0E-08A,+1.0E+00,+1.5E+00\n", b"-1.0E-08A,+1.0E+00,1_0\n",
+     b"nanA,+1.0E+00,+0.0E+00\n", b"-1e999A,+1.0E+00,+0.0E+00\n", b"+5.0E+00A,+1.0E+00,+0.0E+00\n",
+     b"-1.0E-08A,infinity,+0.0E+00\n", b"-1.0E-08A,+1.0E+05,+0.0E+00\n", b"-1.0E-08A,-2.0E+00,+0.0E+00\n",
+     b"1_0A,+1.0E+00,+0.0E+00\n"],
+)
+def test_non_finite_or_out_of_range_fields_are_garbled_not_a_crash(reply):
+    with expected_protocol(Keithley6485, [ZCH_OFF, (b"READ?\n", reply)]) as pa:
+        with pytest.raises(GarbledReply):
+            pa.read_reading()
+
+
+def test_negative_overflow_is_an_overflow_not_a_number():
+    pairs = [ZCH_OFF, (b"READ?\n", b"-9.900000E+37A,+1.000000E+01,+1.000000E+00\n"),
+             (b"CURR:RANG?\n", b"2.000000E-09\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        with pytest.raises(Overflow):
+            pa.read_current()
+
+
+def test_range_and_nplc_readbacks_must_be_what_the_6485_has():
+    pairs = [(b"CURR:RANG?\n", b"3.000000E-07\n"), (b"CURR:RANG?\n", b"inf\n"), (b"CURR:NPLC?\n", b"6.000000E+01\n")]
+    with expected_protocol(Keithley6485, pairs) as pa:
+        for _ in range(2):
+            with pytest.raises(GarbledReply):
+                pa.current_range
+        with pytest.raises(GarbledReply):
+            pa.nplc
