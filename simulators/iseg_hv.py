@@ -61,6 +61,7 @@ class IsegHVEmulator(CommandEmulator):
     accept = (b"\r\n", b"\n")
     reply_termination = b"\r\n"
     refusal = _Refused
+    strict_header_separator = False  # ":MEAS:VOLT?(@0)" is accepted
 
     def __init__(self, world, module: str) -> None:
         super().__init__(world)

@@ -7,11 +7,19 @@ connections, like a real instrument whose cable is unplugged and plugged back.
 
 Faults a test can inject (:class:`Faults`): drop the connection at the next request,
 send half a reply and hang up, garble a reply, stay silent, delay replies.
+
+The command-table machinery every command-line instrument shares lives here too:
+:class:`CommandEmulator` (SCPI header rules: paths, short/long forms, optional nodes,
+numeric suffixes, compound messages) and :class:`ScpiEmulator` (IEEE 488.2 common
+commands, status byte and event registers, error queue, numeric parameters with
+``MIN|MAX|DEF`` and unit suffixes).  A model module declares its commands and its
+state, not parsing.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import socket
 import threading
@@ -25,7 +33,11 @@ __all__ = [
     "CommandEmulator",
     "ScpiEmulator",
     "ScpiError",
+    "StatusRegister",
+    "SCPI_ERRORS",
+    "parse_header",
     "scpi_pattern",
+    "split_parameters",
     "Faults",
     "InstrumentServer",
     "LOOPBACK",
@@ -89,79 +101,299 @@ class LineEmulator(Emulator):
         raise NotImplementedError
 
 
+# ====================================================================== headers
+#
+# A header is registered in the manual's notation and parsed once into nodes:
+#
+#   "[SOURce:]VOLTage[:LEVel][:IMMediate]"   optional nodes in brackets (either colon side)
+#   "INPut{1|2}:LEVel{1|2}:RELative"         a numeric suffix from a set (absent = 1)
+#   "*IDN?"                                  a common command; a trailing "?" is a query
+#
+# A received mnemonic matches a node in its short form (the capitals and digits of the
+# manual's spelling: "VOLT") or its long form ("VOLTAGE"), in any case; anything in
+# between ("VOLTA") does not match (SCPI-99 vol. 1, 6.2.1).
+
+
+class _Node:
+    __slots__ = ("short", "long", "optional", "suffixes")
+
+    def __init__(self, word: str, optional: bool, suffixes: frozenset[int] | None) -> None:
+        cut = 0
+        while cut < len(word) and not word[cut].islower():
+            cut += 1
+        self.short = word[:cut].upper() or word.upper()
+        self.long = word.upper()
+        self.optional = optional
+        self.suffixes = suffixes
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"_Node({self.long!r}, optional={self.optional}, suffixes={self.suffixes})"
+
+
+_TOKEN = re.compile(r"\[|\]|:|([A-Za-z*][A-Za-z0-9*]*)(\{[0-9|]+\})?|(.)")
+
+
+def parse_header(header: str) -> tuple[_Node, ...]:
+    """Nodes of a header written in the manual's notation (see above)."""
+    nodes: list[_Node] = []
+    optional = False
+    for m in _TOKEN.finditer(header):
+        token = m.group(0)
+        if token == "[":
+            optional = True
+        elif token == "]":
+            optional = False
+        elif token == ":":
+            continue
+        elif m.group(1):
+            suffixes = None
+            if m.group(2):
+                suffixes = frozenset(int(n) for n in m.group(2)[1:-1].split("|"))
+            nodes.append(_Node(m.group(1), optional, suffixes))
+        else:
+            raise ValueError(f"bad header notation {header!r} at {token!r}")
+    return tuple(nodes)
+
+
+_MNEMONIC = re.compile(r"([A-Z*]+?)(\d*)")
+
+_MATCH, _SUFFIX = 1, 2  # results of matching a mnemonic against a node
+
+
+def _match_node(node: _Node, mnemonic: str, strict: bool) -> tuple[int | None, int | None]:
+    """(_MATCH, suffix) / (_SUFFIX, None) / (None, None); ``mnemonic`` is upper case."""
+    if node.suffixes is None:
+        return ((_MATCH, None) if mnemonic in (node.short, node.long) else (None, None))
+    m = _MNEMONIC.fullmatch(mnemonic)
+    if m is None or m.group(1) not in (node.short, node.long):
+        return None, None
+    number = int(m.group(2)) if m.group(2) else 1
+    if number in node.suffixes or not strict:
+        return _MATCH, number
+    return _SUFFIX, None
+
+
+def _match(nodes, mnemonics, strict: bool, i: int = 0, j: int = 0, found: tuple = ()):
+    """Suffixes of a match of ``mnemonics`` against ``nodes`` (optional nodes may be
+    skipped), or None."""
+    if j == len(mnemonics):
+        if all(n.optional for n in nodes[i:]):
+            return found + tuple(1 for n in nodes[i:] if n.suffixes is not None)
+        return None
+    if i == len(nodes):
+        return None
+    node = nodes[i]
+    kind, number = _match_node(node, mnemonics[j], strict)
+    if kind == _MATCH:
+        result = _match(nodes, mnemonics, strict, i + 1, j + 1, found + ((number,) if node.suffixes else ()))
+        if result is not None:
+            return result
+    if node.optional:
+        return _match(nodes, mnemonics, strict, i + 1, j, found + ((1,) if node.suffixes else ()))
+    return None
+
+
 def scpi_pattern(header: str) -> str:
-    """Regex for a SCPI header written in the manual's mixed case.
+    """Regex for a header in the manual's mixed case (kept for callers that want a regex).
 
     ``"CONFigure:TOTalize:TIMed"`` accepts ``CONF:TOT:TIM`` and
-    ``CONFIGURE:TOTALIZE:TIMED`` (and mixtures); ``[:SOURce]`` parts are optional.
+    ``CONFIGURE:TOTALIZE:TIMED``; ``[:SOURce]`` parts are optional.  The emulators
+    themselves match with :func:`parse_header` nodes, which also know numeric suffixes.
     """
-
-    def keyword(word: str) -> str:
-        short = "".join(ch for ch in word if ch.isupper() or ch.isdigit() or ch in "*?")
-        rest = word[len(short) :].upper()
-        return re.escape(short) + (f"(?:{re.escape(rest)})?" if rest else "")
-
-    parts = re.findall(r"(\[?):?([^:\[\]]+)\]?", header)
-    out = ":?"  # a leading colon is always allowed
+    out = ":?"
     first = True
-    for optional, word in parts:
-        sep = "" if first else ":"
-        piece = f"(?:{sep}{keyword(word)})?" if optional else sep + keyword(word)
-        if optional and first:
-            # "[:SOURce]:VOLTage": the colon before VOLT belongs to SOURce when present
-            piece = f"(?:{keyword(word)}:)?"
-            out += piece
-            continue
-        out += piece
-        first = False
+    for node in parse_header(header):
+        rest = node.long[len(node.short):]
+        word = re.escape(node.short) + (f"(?:{re.escape(rest)})?" if rest else "")
+        if node.suffixes:
+            word += r"\d*"
+        if node.optional:
+            out += f"(?:{word}:)?" if first else f"(?::{word})?"
+        else:
+            out += word if first else ":" + word
+            first = False
     return out
 
 
-class CommandEmulator(LineEmulator):
-    """A line instrument driven by a table of headers in the manual's mixed case.
+def split_program_message(line: str) -> list[str]:
+    """Message units of one program message: split at ``;`` outside quoted strings."""
+    units: list[str] = []
+    quote = None
+    start = 0
+    for k, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None  # a doubled quote closes and reopens: still fine
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ";":
+            units.append(line[start:k])
+            start = k + 1
+    units.append(line[start:])
+    return units
 
-    ``;`` separates commands on a line; ``self.command("MEASure:VOLTage?", fn)``
-    registers a handler that takes the parameter text and returns the reply (or
-    ``None``).  What a refused or an unknown command does is the model's own:
-    a SCPI instrument queues an error (:class:`ScpiEmulator`), an iseg module sets
-    an Is Input Error bit.  Handlers refuse by raising :attr:`refusal`.
+
+def split_parameters(arg: str) -> list[str]:
+    """Parameters of a message unit: split at ``,`` outside quotes and parentheses."""
+    if not arg.strip():
+        return []
+    parts: list[str] = []
+    quote = None
+    depth = 0
+    start = 0
+    for k, ch in enumerate(arg):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            parts.append(arg[start:k].strip())
+            start = k + 1
+    parts.append(arg[start:].strip())
+    return parts
+
+
+_UNIT_HEADER = re.compile(r"\s*(:?\*?[A-Za-z][A-Za-z0-9_]*(?::[A-Za-z][A-Za-z0-9_]*)*)(\?)?")
+
+
+class _Entry:
+    __slots__ = ("header", "nodes", "handler")
+
+    def __init__(self, header: str, nodes, handler) -> None:
+        self.header = header
+        self.nodes = nodes
+        self.handler = handler
+
+
+class CommandEmulator(LineEmulator):
+    """A line instrument driven by a table of headers in the manual's notation.
+
+    ``self.command("MEASure:VOLTage?", fn)`` registers a handler that takes the
+    parameter text and returns the reply (or ``None``); see :func:`parse_header` for
+    the notation.  The table implements the header rules of SCPI-99 vol. 1 ch. 6 once
+    for every model:
+
+    * ``;`` separates message units (not inside quoted strings); replies of one
+      program message are joined with ``;``;
+    * after a unit, the *current path* is its header without the last node: a header
+      without a leading colon is relative to it (``TRIG:SOUR IMM;COUN 2`` sets
+      ``TRIG:COUN``); a leading ``:`` starts from the root; a new line resets the path;
+      common commands (``*XXX``) neither use nor change it;
+    * short or long mnemonics, any case; optional nodes; numeric suffixes
+      (``INPut2``), a suffix outside the node's set is :meth:`suffix_error`.
+
+    While a handler runs, ``self.suffixes`` holds the header's numeric suffixes in node
+    order (1 where absent) and ``self.query_header`` the header as received.  What a
+    refused or unknown command does is the model's own: a SCPI instrument queues an
+    error (:class:`ScpiEmulator`), an iseg module sets an Is Input Error bit.  Handlers
+    refuse by raising :attr:`refusal`.
     """
 
     refusal: type[Exception] = Exception
+    #: SCPI requires white space between header and parameters ("APPL5,1" is -111);
+    #: iseg modules also take ":MEAS:VOLT?(@0)"
+    strict_header_separator = True
 
     def __init__(self, world) -> None:
         super().__init__(world)
-        self._handlers: list[tuple[re.Pattern, Callable[[str], str | None]]] = []
+        self._table: dict[bool, list[_Entry]] = {False: [], True: []}
+        self._lookup: dict[tuple, tuple] = {}
+        self._path: tuple[str, ...] = ()
+        self.suffixes: tuple[int, ...] = ()
+        self.query_header = ""
+        self._replies: list[str] = []
 
+    # ------------------------------------------------------------ registration
     def command(self, header: str, handler: Callable[[str], str | None]) -> None:
-        """Register ``handler`` for ``header`` (mixed case; ``[...]`` parts optional)."""
+        """Register ``handler`` for ``header`` (manual notation, ``?`` for a query)."""
         query = header.endswith("?")
-        pattern = scpi_pattern(header[:-1] if query else header) + (r"\?" if query else "")
-        self._handlers.append((re.compile(pattern + "$", re.IGNORECASE), handler))
+        entry = _Entry(header, parse_header(header[:-1] if query else header), handler)
+        self._table[query].append(entry)
+        self._lookup.clear()
 
+    def resolve(self, mnemonics: tuple[str, ...], query: bool):
+        """``(entry, suffixes)`` for a header, ``(None, "suffix")`` when only a suffix is
+        out of range, ``(None, None)`` when undefined."""
+        key = (mnemonics, query)
+        hit = self._lookup.get(key)
+        if hit is None:
+            hit = (None, None)
+            for strict in (True, False):
+                for entry in self._table[query]:
+                    found = _match(entry.nodes, mnemonics, strict)
+                    if found is not None:
+                        hit = (entry, found) if strict else (None, "suffix")
+                        break
+                if hit[0] is not None or hit[1] is not None:
+                    break
+            if len(self._lookup) > 4096:
+                self._lookup.clear()
+            self._lookup[key] = hit
+        return hit
+
+    # ------------------------------------------------------------ execution
     def handle(self, line: str) -> str | None:
-        replies = []
-        for part in line.split(";"):
-            m = _HEADER.match(part.strip())
-            if m is None:
-                continue
-            reply = self._execute(m.group(1), m.group(2).strip())
-            if reply is not None:
-                replies.append(reply)
+        self._path = ()
+        self._replies = []
+        self.before_message()
+        for unit in split_program_message(line):
+            if unit.strip():
+                self._execute_unit(unit)
+            self.after_unit()
+        replies, self._replies = self._replies, []
         return ";".join(replies) if replies else None
 
-    def _execute(self, header: str, arg: str) -> str | None:
-        for pattern, handler in self._handlers:
-            if pattern.match(header):
-                try:
-                    reply = handler(arg)
-                except self.refusal as exc:
-                    self.refused(header, arg, exc)
-                    return None
-                self.accepted(header, arg)
-                return reply
-        self.undefined(header, arg)
-        return None
+    def reply_pending(self) -> bool:
+        """Replies of this program message already formatted (IEEE 488.2 MAV)."""
+        return bool(self._replies)
+
+    def _execute_unit(self, unit: str) -> None:
+        m = _UNIT_HEADER.match(unit)
+        if m is None:
+            self.syntax_error(unit)
+            return
+        text, query = m.group(1), bool(m.group(2))
+        arg = unit[m.end():]
+        if arg and not arg[0].isspace() and self.strict_header_separator:
+            self.syntax_error(unit, separator=True)
+            return
+        arg = arg.strip()
+        absolute = text.startswith(":")
+        words = tuple(w.upper() for w in text.lstrip(":").split(":"))
+        common = words[0].startswith("*")
+        mnemonics = words if (absolute or common) else self._path + words
+        header = text + ("?" if query else "")
+        entry, found = self.resolve(mnemonics, query)
+        if entry is None:
+            if found == "suffix":
+                self.suffix_error(header, arg)
+            else:
+                self.undefined(header, arg)
+            return
+        if not common:
+            self._path = mnemonics[:-1]
+        self.suffixes = found
+        self.query_header = header
+        try:
+            reply = entry.handler(arg)
+        except self.refusal as exc:
+            self.refused(header, arg, exc)
+            return
+        self.accepted(header, arg)
+        if reply is not None:
+            self._replies.append(reply)
+
+    # ------------------------------------------------------------ model hooks
+    def before_message(self) -> None:
+        """A program message arrived (override: bring time-dependent state up to date)."""
+
+    def after_unit(self) -> None:
+        """A message unit was executed (override: latch status events)."""
 
     def refused(self, header: str, arg: str, exc: Exception) -> None:
         """A handler refused the command (override: the model's way of saying so)."""
@@ -172,62 +404,311 @@ class CommandEmulator(LineEmulator):
     def undefined(self, header: str, arg: str) -> None:
         """No handler for ``header`` (override)."""
 
+    def suffix_error(self, header: str, arg: str) -> None:
+        """A header whose numeric suffix is outside the node's set (override)."""
+        self.undefined(header, arg)
 
-_HEADER = re.compile(r"([^\s(]+)\s*(.*)$", re.DOTALL)
+    def syntax_error(self, unit: str, separator: bool = False) -> None:
+        """A unit that is not ``<header>[<white space><parameters>]`` (override)."""
+        self.undefined(unit.strip(), "")
+
+
+# ================================================================= SCPI numbers
+#: IEEE 488.2 7.7.3.2 suffix multipliers (suffixes are case-insensitive: "M" is milli)
+MULTIPLIERS: dict[str, float] = {
+    "EX": 1e18, "PE": 1e15, "T": 1e12, "G": 1e9, "MA": 1e6, "K": 1e3,
+    "M": 1e-3, "U": 1e-6, "N": 1e-9, "P": 1e-12, "F": 1e-15, "A": 1e-18,
+}
+#: units where IEEE 488.2 reads a leading M as mega, not milli
+_MEGA_UNITS = {"HZ": "MHZ", "OHM": "MOHM"}
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NON_DECIMAL = {"#H": 16, "#Q": 8, "#B": 2}
+_KEYWORDS = {
+    "MIN": "MIN", "MINIMUM": "MIN", "MAX": "MAX", "MAXIMUM": "MAX",
+    "DEF": "DEF", "DEFAULT": "DEF", "INF": "INF", "INFINITY": "INF",
+    "NINF": "NINF", "NAN": "NAN", "UP": "UP", "DOWN": "DOWN",
+}
+
+#: SCPI-99 vol. 2 ch. 21 error texts; a model overrides the ones its manual words differently
+SCPI_ERRORS: dict[int, str] = {
+    -100: "Command error", -101: "Invalid character", -102: "Syntax error",
+    -103: "Invalid separator", -104: "Data type error", -105: "GET not allowed",
+    -108: "Parameter not allowed", -109: "Missing parameter", -110: "Command header error",
+    -111: "Header separator error", -112: "Program mnemonic too long",
+    -113: "Undefined header", -114: "Header suffix out of range",
+    -120: "Numeric data error", -121: "Invalid character in number",
+    -123: "Exponent too large", -124: "Too many digits", -128: "Numeric data not allowed",
+    -130: "Suffix error", -131: "Invalid suffix", -134: "Suffix too long",
+    -138: "Suffix not allowed", -140: "Character data error", -141: "Invalid character data",
+    -144: "Character data too long", -148: "Character data not allowed",
+    -150: "String data error", -151: "Invalid string data", -158: "String data not allowed",
+    -160: "Block data error", -161: "Invalid block data", -168: "Block data not allowed",
+    -200: "Execution error", -210: "Trigger error", -211: "Trigger ignored",
+    -212: "Arm ignored", -213: "Init ignored", -214: "Trigger deadlock",
+    -220: "Parameter error", -221: "Settings conflict", -222: "Data out of range",
+    -223: "Too much data", -224: "Illegal parameter value", -230: "Data corrupt or stale",
+    -240: "Hardware error", -300: "Device-specific error", -310: "System error",
+    -350: "Queue overflow", -400: "Query error", -410: "Query INTERRUPTED",
+    -420: "Query UNTERMINATED", -430: "Query DEADLOCKED",
+    -440: "Query UNTERMINATED after indefinite response",
+}
 
 
 class ScpiError(Exception):
-    """Raised by a handler: the command is refused and ``(code, message)`` queued."""
+    """Raised by a handler: the command is refused and ``(code, message)`` queued.
 
-    def __init__(self, code: int, message: str) -> None:
+    Without ``message`` the model's own text for ``code`` is used.
+    """
+
+    def __init__(self, code: int, message: str | None = None) -> None:
         super().__init__(f"{code},{message!r}")
         self.code = code
         self.message = message
 
 
-class ScpiEmulator(CommandEmulator):
-    """An IEEE 488.2 / SCPI instrument: headers, ``;``-separated commands, error queue.
+class StatusRegister:
+    """A SCPI status register set: condition, event (latched), enable, transition filters.
 
-    Register handlers in the manual's mixed case: ``self.command("MEASure:VOLTage?",
-    fn)``.  A handler takes the parameter text (``""`` when there is none) and returns
-    the reply text (queries) or ``None``; it raises :class:`ScpiError` to refuse.
-    An unknown header queues ``-113,"Undefined header"``.  The common commands
-    ``*IDN? *CLS *RST *OPC *OPC? SYSTem:ERRor[:NEXT]?`` are built in; a subclass sets
-    :attr:`idn` and overrides :meth:`reset` (which ``*RST`` calls).
+    ``condition`` is a callable giving the live condition bits (or None: event-only,
+    bits set by :meth:`set_event`).  :meth:`update` latches the transitions the filters
+    pass (positive by default) into the event register; ``summary`` is the bit it
+    drives in the status byte.
+    """
+
+    def __init__(self, name: str, summary_bit: int, condition: Callable[[], int] | None = None) -> None:
+        self.name = name
+        self.summary_bit = summary_bit
+        self.condition = condition
+        self.event = 0
+        self.enable = 0
+        self.ptr = 0x7FFF
+        self.ntr = 0
+        self._last = 0
+
+    def read_condition(self) -> int:
+        return int(self.condition()) if self.condition is not None else 0
+
+    def update(self) -> None:
+        now = self.read_condition()
+        rising, falling = now & ~self._last, ~now & self._last
+        self.event |= (rising & self.ptr) | (falling & self.ntr)
+        self._last = now
+
+    def set_event(self, bits: int) -> None:
+        self.event |= bits
+
+    def read_event(self) -> int:
+        self.update()
+        value, self.event = self.event, 0
+        return value
+
+    def preset(self) -> None:
+        """``STATus:PRESet``: enable 0, PTR all ones, NTR 0 (SCPI-99 vol. 2, 20.7)."""
+        self.enable, self.ptr, self.ntr = 0, 0x7FFF, 0
+
+    @property
+    def summary(self) -> bool:
+        return bool(self.event & self.enable)
+
+
+# standard event status register bits (IEEE 488.2 11.5.1)
+ESR_OPC, ESR_RQC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME, ESR_URQ, ESR_PON = (1 << b for b in range(8))
+# status byte bits
+STB_EAV, STB_QUES, STB_MAV, STB_ESB, STB_MSS, STB_OPER = 4, 8, 16, 32, 64, 128
+
+
+class ScpiEmulator(CommandEmulator):
+    """An IEEE 488.2 / SCPI instrument: the header rules, the status model, the error
+    queue and the parameter forms, once for every SCPI model.
+
+    A model registers its commands (``self.command(...)``) and its status registers
+    (:meth:`status_register`), sets :attr:`idn`, overrides :meth:`reset` (``*RST``)
+    and, for overlapped commands, :meth:`pending_until`.  Built in:
+
+    * ``*IDN? *RST *CLS *ESE[?] *ESR? *SRE[?] *STB? *OPC[?] *WAI *TST? *TRG`` and
+      ``SYSTem:ERRor[:NEXT]?``;
+    * the status byte: MAV (a reply of this program message is waiting), ESB
+      (``*ESR`` & ``*ESE``), MSS (``*STB`` & ``*SRE``), EAV at :attr:`eav_bit` when the
+      model has it, and the summary bit of every registered status register;
+    * the error queue (:attr:`error_queue_size` entries, the last replaced by -350 on
+      overflow); queuing an error sets the ESR bit of its class (-1xx CME, -2xx EXE,
+      -3xx and device errors DDE, -4xx QYE);
+    * parameters: :meth:`numeric` (NRf, ``#H/#Q/#B``, ``MIN|MAX|DEF|INF``, unit suffixes
+      with IEEE 488.2 multipliers), :meth:`query_value` (``CURR? MAX``),
+      :meth:`boolean`, :meth:`choice`, :meth:`string`, :meth:`params`.
     """
 
     idn = "xbeam,SCPI emulator,0,0"
     error_queue_size = 20
+    #: status byte bit of the error queue (SCPI-99 EAV; None where the model has none)
+    eav_bit: int | None = STB_EAV
+    #: the model's wording where it differs from :data:`SCPI_ERRORS`
+    error_messages: dict[int, str] = {}
+    #: "+0" (Keysight) or "0" (Keithley) for NR1 replies such as *ESR?
+    signed_integers = True
+    #: whether numeric parameters take unit suffixes (IEEE 488.2 7.7.3)
+    accepts_suffixes = True
+    #: *TST? reply
+    self_test_reply = "+0"
+    #: SYSTem:ERRor? reply format
+    error_format = '{code:+d},"{message}"'
 
     refusal = ScpiError
 
     def __init__(self, world) -> None:
         super().__init__(world)
         self.errors: list[tuple[int, str]] = []
-        self.command("*IDN?", lambda arg: self.idn)
-        self.command("*CLS", lambda arg: self.clear_status())
-        self.command("*RST", lambda arg: self.reset())
-        self.command("*OPC", lambda arg: None)
-        self.command("*OPC?", lambda arg: "1")
-        self.command("SYSTem:ERRor[:NEXT]?", lambda arg: self.next_error())
+        self.esr = ESR_PON  # power on
+        self.ese = 0
+        self.sre = 0
+        self._opc_armed = False
+        self.registers: dict[str, StatusRegister] = {}
+        self.command("*IDN?", self._no_params(lambda: self.idn))
+        self.command("*CLS", self._no_params(self.clear_status))
+        self.command("*RST", self._no_params(self._reset_command))
+        self.command("*ESE", lambda arg: setattr(self, "ese", self.integer(arg, 0, 255)))
+        self.command("*ESE?", self._no_params(lambda: self.nr1(self.ese)))
+        self.command("*ESR?", self._no_params(self._read_esr))
+        self.command("*SRE", lambda arg: setattr(self, "sre", self.integer(arg, 0, 255) & ~STB_MSS))
+        self.command("*SRE?", self._no_params(lambda: self.nr1(self.sre)))
+        self.command("*STB?", self._no_params(lambda: self.nr1(self.status_byte())))
+        self.command("*OPC", self._no_params(self._opc))
+        self.command("*OPC?", self._no_params(self._opc_query))
+        self.command("*WAI", self._no_params(self._wai))
+        self.command("*TST?", self._no_params(lambda: self.self_test_reply))
+        self.command("*TRG", self._no_params(self.bus_trigger))
+        self.command("SYSTem:ERRor[:NEXT]?", self._no_params(self.next_error))
 
     # ------------------------------------------------------------ error queue
-    def push_error(self, code: int, message: str) -> None:
+    def error_text(self, code: int) -> str:
+        return self.error_messages.get(code) or SCPI_ERRORS.get(code) or "Device-specific error"
+
+    def push_error(self, code: int, message: str | None = None) -> None:
+        message = message or self.error_text(code)
+        if -199 <= code <= -100:
+            self.esr |= ESR_CME
+        elif -299 <= code <= -200:
+            self.esr |= ESR_EXE
+        elif -499 <= code <= -400:
+            self.esr |= ESR_QYE
+        elif code != 0:
+            self.esr |= ESR_DDE
         if len(self.errors) >= self.error_queue_size:
-            self.errors[-1] = (-350, "Queue overflow")
+            self.errors[-1] = (-350, self.error_text(-350))
             return
         self.errors.append((code, message))
 
     def format_error(self, code: int, message: str) -> str:
-        return f'{code:+d},"{message}"'
+        return self.error_format.format(code=code, message=message)
 
     def next_error(self) -> str:
         code, message = self.errors.pop(0) if self.errors else (0, "No error")
         return self.format_error(code, message)
 
+    # ------------------------------------------------------------ status model
+    def status_register(self, register: StatusRegister, header: str | None = None, *, transitions: bool = False) -> StatusRegister:
+        """Add ``register`` to the status byte and, with ``header`` ("STATus:QUEStionable"),
+        its commands ``[:EVENt]? :CONDition? :ENABle[?]`` (and ``:PTRansition[?]
+        :NTRansition[?]`` with ``transitions``)."""
+        self.registers[register.name] = register
+        if header:
+            self.command(header + "[:EVENt]?", self._no_params(lambda: self.nr1(register.read_event())))
+            self.command(header + ":CONDition?", self._no_params(lambda: self.nr1(register.read_condition())))
+            self.command(header + ":ENABle", lambda arg: setattr(register, "enable", self.integer(arg, 0, 65535)))
+            self.command(header + ":ENABle?", self._no_params(lambda: self.nr1(register.enable)))
+            if transitions:
+                self.command(header + ":PTRansition", lambda arg: setattr(register, "ptr", self.integer(arg, 0, 65535)))
+                self.command(header + ":PTRansition?", self._no_params(lambda: self.nr1(register.ptr)))
+                self.command(header + ":NTRansition", lambda arg: setattr(register, "ntr", self.integer(arg, 0, 65535)))
+                self.command(header + ":NTRansition?", self._no_params(lambda: self.nr1(register.ntr)))
+        return register
+
+    def status_byte(self) -> int:
+        """IEEE 488.2 status byte with MSS (the ``*STB?`` view)."""
+        self.service()
+        for register in self.registers.values():
+            register.update()
+        stb = 0
+        if self.eav_bit is not None and self.errors:
+            stb |= self.eav_bit
+        if self.reply_pending():
+            stb |= STB_MAV
+        if self.esr & self.ese:
+            stb |= STB_ESB
+        for register in self.registers.values():
+            if register.summary:
+                stb |= 1 << register.summary_bit
+        if stb & self.sre & ~STB_MSS:
+            stb |= STB_MSS
+        return stb
+
+    def nr1(self, value: int) -> str:
+        return f"{value:+d}" if self.signed_integers else f"{value:d}"
+
     def clear_status(self) -> None:
-        """``*CLS``: empty the error queue."""
+        """``*CLS``: error queue, event registers, ESR and a pending ``*OPC`` cleared."""
         self.errors.clear()
+        self.esr = 0
+        self._opc_armed = False
+        for register in self.registers.values():
+            register.update()
+            register.event = 0
+
+    def _read_esr(self) -> str:
+        self.service()
+        value, self.esr = self.esr, 0
+        return self.nr1(value)
+
+    # ------------------------------------------------------- overlapped commands
+    def pending_until(self) -> float | None:
+        """Clock time at which the pending overlapped operations end (override):
+        None when none is pending, ``math.inf`` when one waits for an event that
+        never comes (a trigger nobody sends)."""
+        return None
+
+    def _opc(self) -> None:
+        self._opc_armed = True
+        self.service()
+
+    def _opc_query(self) -> str | None:
+        if not self._wait_pending():
+            return None  # the instrument would keep the bus busy until the I/O timeout
+        return "1"
+
+    def _wai(self) -> None:
+        self._wait_pending()
+
+    def _wait_pending(self) -> bool:
+        end = self.pending_until()
+        if end is None:
+            return True
+        if math.isinf(end):
+            return False
+        self.world.clock.sleep_until(end)
+        self.service()
+        return True
+
+    def service(self) -> None:
+        """Bring time-dependent state up to ``now`` (override and call super)."""
+        if self._opc_armed and self.pending_until() is None:
+            self._opc_armed = False
+            self.esr |= ESR_OPC
+
+    def before_message(self) -> None:
+        self.service()
+
+    def after_unit(self) -> None:
+        for register in self.registers.values():
+            register.update()
+
+    def bus_trigger(self) -> None:
+        """``*TRG`` (override): a model without a bus trigger ignores it."""
+        raise ScpiError(-211)
+
+    def _reset_command(self) -> None:
+        self._opc_armed = False
+        self.reset()
 
     def reset(self) -> None:
         """``*RST``: the model's defaults (override)."""
@@ -237,31 +718,156 @@ class ScpiEmulator(CommandEmulator):
         self.push_error(exc.code, exc.message)
 
     def undefined(self, header: str, arg: str) -> None:
-        self.push_error(-113, "Undefined header")
+        self.push_error(-113)
+
+    def suffix_error(self, header: str, arg: str) -> None:
+        self.push_error(-114)
+
+    def syntax_error(self, unit: str, separator: bool = False) -> None:
+        self.push_error(-111 if separator else -102)
 
     # ------------------------------------------------- parameter helpers
+    def _no_params(self, fn: Callable[[], str | None]) -> Callable[[str], str | None]:
+        def handler(arg: str) -> str | None:
+            if arg.strip():
+                raise ScpiError(-108)
+            return fn()
+
+        return handler
+
     @staticmethod
-    def boolean(arg: str) -> bool:
+    def params(arg: str, least: int = 0, most: int | None = None) -> list[str]:
+        """The comma-separated parameters; -109 below ``least``, -108 above ``most``."""
+        parts = split_parameters(arg)
+        if len(parts) < least or any(not p for p in parts[:least]):
+            raise ScpiError(-109)
+        if most is not None and len(parts) > most:
+            raise ScpiError(-108)
+        return parts
+
+    def single(self, arg: str) -> str:
+        """Exactly one parameter."""
+        return self.params(arg, 1, 1)[0]
+
+    @staticmethod
+    def keyword(text: str) -> str | None:
+        """``MIN|MAX|DEF|INF|UP|DOWN`` in short or long form -> its short form, else None."""
+        return _KEYWORDS.get(text.strip().upper())
+
+    def number(self, text: str, unit: str | None = None) -> float:
+        """A numeric value (``<NRf>``, ``#H1F``) with an optional unit suffix: no keywords.
+
+        ``-109`` when missing, ``-104`` when not a number, ``-131`` for a suffix that is
+        not ``[multiplier]unit``, ``-138`` for a suffix where the model takes none.
+        """
+        text = text.strip()
+        if not text:
+            raise ScpiError(-109)
+        base = _NON_DECIMAL.get(text[:2].upper())
+        if base is not None:
+            try:
+                return float(int(text[2:], base))
+            except ValueError:
+                raise ScpiError(-104) from None
+        m = _DECIMAL.match(text)
+        if m is None:
+            raise ScpiError(-104)
+        value = float(m.group(0))
+        suffix = text[m.end():].strip().upper()
+        if not suffix:
+            return value
+        if not self.accepts_suffixes or unit is None:
+            raise ScpiError(-138)
+        unit = unit.upper()
+        if suffix == unit:
+            return value
+        if unit in _MEGA_UNITS and suffix == _MEGA_UNITS[unit]:
+            return value * 1e6
+        if suffix.endswith(unit) and suffix[: -len(unit)] in MULTIPLIERS:
+            return value * MULTIPLIERS[suffix[: -len(unit)]]
+        if unit == "PCT" and suffix == "%":
+            return value
+        raise ScpiError(-131)
+
+    def numeric(
+        self,
+        text: str,
+        *,
+        low: float,
+        high: float,
+        unit: str | None = None,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        default: float | None = None,
+        infinity: float | None = None,
+        code: int = -222,
+    ) -> float:
+        """``<value>|MIN|MAX|DEF[|INF]`` checked against ``low .. high`` (``code`` when
+        outside; the keywords map to ``minimum``/``maximum`` (default ``low``/``high``),
+        ``default`` and ``infinity``; a keyword the parameter has not is -224)."""
+        key = self.keyword(text)
+        if key is not None:
+            value = {"MIN": low if minimum is None else minimum, "MAX": high if maximum is None else maximum,
+                     "DEF": default, "INF": infinity}.get(key)
+            if value is None:
+                raise ScpiError(-224)
+            return value
+        if not text.strip():
+            raise ScpiError(-109)
+        value = self.number(text, unit)
+        if infinity is not None and value >= 9.9e37:
+            return infinity
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ScpiError(code)
+        return value
+
+    def query_value(self, arg: str, present, *, minimum=None, maximum=None, default=None):
+        """A query's value: the present one, or ``MIN|MAX|DEF`` when asked (``CURR? MAX``);
+        any other parameter is -224, more than one -108."""
+        parts = self.params(arg, 0, 1)
+        if not parts:
+            return present
+        key = self.keyword(parts[0])
+        value = {"MIN": minimum, "MAX": maximum, "DEF": default}.get(key or "")
+        if value is None:
+            raise ScpiError(-224)
+        return value
+
+    def integer(self, text: str, low: int, high: int) -> int:
+        """An integer register value (``<NRf>`` rounded, ``#H/#Q/#B``) in ``low .. high``."""
+        parts = self.params(text, 1, 1)
+        value = self.number(parts[0])
+        value = int(round(value))
+        if not low <= value <= high:
+            raise ScpiError(-222)
+        return value
+
+    def boolean(self, arg: str) -> bool:
         """``ON|OFF|1|0`` -> bool; anything else is ``-224 Illegal parameter value``."""
-        text = arg.strip().upper()
+        parts = self.params(arg, 1, 1)
+        text = parts[0].upper()
         if text in ("ON", "1"):
             return True
         if text in ("OFF", "0"):
             return False
-        if not text:
-            raise ScpiError(-109, "Missing parameter")
-        raise ScpiError(-224, "Illegal parameter value")
+        raise ScpiError(-224)
 
-    @staticmethod
-    def number(arg: str) -> float:
-        """A numeric parameter (``<NRf>``); ``-109``/``-104`` when missing or not a number."""
-        text = arg.strip()
-        if not text:
-            raise ScpiError(-109, "Missing parameter")
-        try:
-            return float(text)
-        except ValueError:
-            raise ScpiError(-104, "Data type error") from None
+    def choice(self, arg: str, options: dict[str, str], code: int = -224) -> str:
+        """One of ``options`` (mixed-case name -> value): short or long form, any case."""
+        text = self.params(arg, 1, 1)[0].upper()
+        for name, value in options.items():
+            node = _Node(name, False, None)
+            if text in (node.short, node.long):
+                return value
+        raise ScpiError(code)
+
+    def string(self, arg: str) -> str:
+        """A quoted string parameter (single or double quotes, doubled to escape)."""
+        text = self.params(arg, 1, 1)[0]
+        if len(text) < 2 or text[0] not in "\"'" or text[-1] != text[0]:
+            raise ScpiError(-104)
+        quote = text[0]
+        return text[1:-1].replace(quote * 2, quote)
 
 
 class Faults:

@@ -126,7 +126,7 @@ def test_format_ascii_and_clear_status(counter):
 def test_readings_cover_consecutive_gates_from_init(counter, world, clock, monkeypatch):
     windows = record_windows(world, monkeypatch, counts=123456)
     clock.advance(10.0)
-    ask(counter, "CONF:TOT:TIM 0.5,(@1);SAMP:COUN 4")
+    ask(counter, "CONF:TOT:TIM 0.5,(@1);:SAMP:COUN 4")
     ask(counter, "INIT")
     assert ask(counter, "DATA:POIN?") == "+0"
     assert ask(counter, "R?") == "#10"  # running, nothing complete yet: an empty block
@@ -144,7 +144,7 @@ def test_readings_cover_consecutive_gates_from_init(counter, world, clock, monke
 
 def test_counts_drawn_once_and_fetch_returns_memory(counter, world, clock):
     beam_on(world)
-    ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 3")
+    ask(counter, "CONF:TOT:TIM 1,(@1);:SAMP:COUN 3")
     ask(counter, "INIT")
     clock.advance(3.5)
     first = ask(counter, "FETC?")
@@ -157,7 +157,7 @@ def test_counts_drawn_once_and_fetch_returns_memory(counter, world, clock):
 
 def test_counts_follow_the_world_rate(counter, world, clock):
     beam_on(world)
-    ask(counter, "CONF:TOT:TIM 2,(@1);SAMP:COUN 10")
+    ask(counter, "CONF:TOT:TIM 2,(@1);:SAMP:COUN 10")
     t0 = clock.now()
     ask(counter, "INIT")
     clock.advance(20.0)
@@ -178,27 +178,27 @@ def test_dark_world_counts_nothing(counter, clock):
 
 
 def test_early_fetch_waits_for_the_end_on_the_clock(counter, clock):
-    ask(counter, "CONF:TOT:TIM 0.5,(@1);SAMP:COUN 4")
+    ask(counter, "CONF:TOT:TIM 0.5,(@1);:SAMP:COUN 4")
     ask(counter, "INIT")
     assert len(ask(counter, "FETC?").split(",")) == 4
     assert clock.now() == pytest.approx(2.0)
 
 
 def test_read_query_is_init_plus_fetch(counter, clock):
-    ask(counter, "CONF:TOT:TIM 0.5,(@1);SAMP:COUN 2")
+    ask(counter, "CONF:TOT:TIM 0.5,(@1);:SAMP:COUN 2")
     assert len(ask(counter, "READ?").split(",")) == 2
     assert clock.now() == pytest.approx(1.0)
 
 
 def test_trigger_count_times_sample_count(counter, clock):
-    ask(counter, "CONF:TOT:TIM 0.1,(@1);SAMP:COUN 3;TRIG:COUN 2;TRIG:SOUR IMM")
+    ask(counter, "CONF:TOT:TIM 0.1,(@1);:SAMP:COUN 3;:TRIG:COUN 2;:TRIG:SOUR IMM")
     ask(counter, "INIT")
     clock.advance(5.0)
     assert ask(counter, "DATA:POIN?") == "+6"
 
 
 def test_abort_stops_later_readings(counter, clock):
-    ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 5")
+    ask(counter, "CONF:TOT:TIM 1,(@1);:SAMP:COUN 5")
     ask(counter, "INIT")
     clock.advance(2.5)
     ask(counter, "ABOR")
@@ -213,7 +213,7 @@ def test_abort_stops_later_readings(counter, clock):
 
 
 def test_init_while_running_is_ignored(counter, clock):
-    ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 3")
+    ask(counter, "CONF:TOT:TIM 1,(@1);:SAMP:COUN 3")
     ask(counter, "INIT")
     clock.advance(1.5)
     ask(counter, "INIT:IMM")
@@ -231,7 +231,7 @@ def test_reconfigure_clears_memory(counter, clock):
 
 
 def test_reset(counter, clock):
-    ask(counter, "CONF:TOT:TIM 1,(@2);SAMP:COUN 7;TRIG:SOUR BUS")
+    ask(counter, "CONF:TOT:TIM 1,(@2);:SAMP:COUN 7;:TRIG:SOUR BUS")
     ask(counter, "INIT")
     ask(counter, "*RST")
     assert ask(counter, "SENS:TOT:GATE:TIME?") == "+1.00000000000000E-001"
@@ -243,7 +243,7 @@ def test_reset(counter, clock):
 
 
 def test_timeout_hook_makes_next_reading_not_a_number(counter, clock):
-    ask(counter, "CONF:TOT:TIM 1,(@1);SAMP:COUN 3")
+    ask(counter, "CONF:TOT:TIM 1,(@1);:SAMP:COUN 3")
     ask(counter, "INIT")
     clock.advance(1.0)
     counter.timeout_next = True
@@ -257,7 +257,7 @@ def test_timeout_hook_makes_next_reading_not_a_number(counter, clock):
 
 
 def test_external_trigger_never_arrives(counter, clock):
-    ask(counter, "CONF:TOT:TIM 0.1,(@1);TRIG:SOUR EXT")
+    ask(counter, "CONF:TOT:TIM 0.1,(@1);:TRIG:SOUR EXT")
     ask(counter, "INIT")
     clock.advance(10.0)
     assert ask(counter, "R?") == "#10"
@@ -269,7 +269,7 @@ def test_external_trigger_never_arrives(counter, clock):
 
 def test_infinite_gate_closes_on_abort(counter, world, clock, monkeypatch):
     windows = record_windows(world, monkeypatch, counts=42)
-    ask(counter, "CONF:TOT:TIM INF,(@1);SAMP:COUN 5")
+    ask(counter, "CONF:TOT:TIM INF,(@1);:SAMP:COUN 5")
     ask(counter, "INIT")
     clock.advance(3.0)
     assert ask(counter, "DATA:POIN?") == "+0"
