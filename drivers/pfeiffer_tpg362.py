@@ -18,10 +18,17 @@ bits in its error word, which ``ERR`` reads (and clears)::
 
 Readings come in the unit set with ``UNI`` (0 mbar, 1 Torr, 2 Pa, 3 Micron,
 4 hPa, 5 Volt); the driver reads the unit at every connect, caches it and
-converts every reading to mbar.  Measurement status per channel: 0 data okay,
-1 underrange, 2 overrange, 3 sensor error, 4 sensor off, 5 no sensor,
+converts every reading to mbar.  Since the unit rescales every later reading, a
+unit other than the one known is believed only when the controller reports it
+twice in a row (a garbled reply raises instead).  Measurement status per channel:
+0 data okay, 1 underrange, 2 overrange, 3 sensor error, 4 sensor off, 5 no sensor,
 6 identification error.  0-2 are readings (with flags), 3-6 raise
 :class:`~drivers.errors.DeviceError`.
+
+The manual fixes the reading's format: ``x,sx.xxxxEsxx`` (status digit, signed
+mantissa with four decimals, signed two-digit exponent; "values always in
+exponential format").  A reading of status 0-2 in any other shape is garbled: a
+dropped byte (``0,+.300E-06``) must not read as another pressure.
 
 On the xbeam apparatus channel 1 is the chamber full-range gauge (PKR) and
 channel 2 the capacitance manometer behind the gas needle (CMR).
@@ -33,7 +40,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import Instrument
+from .base import Instrument, parse_float
 from .errors import GarbledReply, InstrumentError, InstrumentTimeout
 from .transport import SerialSettings
 
@@ -75,6 +82,12 @@ _NUMBER = r"[+-]?\d+(?:\.\d*)?(?:[Ee][+-]?\d+)?"
 #: a line of continuous output (COM): two status,value pairs
 _STREAM_LINE = re.compile(rf"^\d,{_NUMBER},\d,{_NUMBER}$")
 _ERROR_WORD = re.compile(r"^[01]{4}$")
+#: a measurement status: one digit
+_STATUS = re.compile(r"[0-9]")
+#: the manual's measurement value, ``sx.xxxxEsxx``
+_READING = re.compile(r"[+-][0-9]\.[0-9]{4}E[+-][0-9]{2}")
+#: a UNI reply: one digit
+_UNIT_CODE = re.compile(r"[0-5]")
 
 #: stream lines skipped while waiting for an ACK before the reply counts as garbled
 _MAX_SKIPPED_LINES = 32
@@ -141,6 +154,7 @@ class TPG362(Instrument):
 
     def __init__(self, address: str, **kwargs) -> None:
         self._unit = "mbar"
+        self._unit_known = False  # until the first UNI reply
         # after a fault mid-exchange the controller may hold half a message: ETX first
         self._reset_interface = False
         super().__init__(address, **kwargs)
@@ -159,7 +173,11 @@ class TPG362(Instrument):
         with self._lock:
             if self._transport is not None:
                 self._transport.clear_input()
-        self._unit = self._unit_from_reply(self.query("UNI", lenient=True), "UNI")
+        self._read_unit(lenient=True)
+
+    def refresh_state(self) -> None:
+        """On resume: read the pressure unit again (it may have been changed at the controller)."""
+        self._read_unit()
 
     # --------------------------------------------------------- conversation
     def query(self, mnemonic: str, *, lenient: bool = False) -> str:
@@ -235,13 +253,20 @@ class TPG362(Instrument):
         return channel
 
     def _parse_pair(self, command: str, reply: str, status_text: str, value_text: str) -> tuple[int, float]:
-        try:
-            status = int(status_text)
-            value = float(value_text)
-        except ValueError:
-            raise self.garbled(command, reply, "expected '<status>,<value>'") from None
+        """One ``x,sx.xxxxEsxx`` pair.  The value of a reading (status 0-2) must have the
+        manual's exact shape; with a sensor fault (3-6) it is not a reading and only
+        has to be a number (the manual's own example for "no sensor" is ``5,2.0000E-2``)."""
+        if not _STATUS.fullmatch(status_text):
+            raise self.garbled(command, reply, "expected '<status digit>,<value>'")
+        status = int(status_text)
         if status not in STATUS_TEXT:
             raise self.garbled(command, reply, f"unknown measurement status {status}")
+        if status < 3 and not _READING.fullmatch(value_text):
+            raise self.garbled(command, reply, "a reading is 'sx.xxxxEsxx' (e.g. +1.2300E-06)")
+        try:
+            value = parse_float(value_text)
+        except ValueError:
+            raise self.garbled(command, reply, "expected '<status>,<value>'") from None
         return status, value
 
     def _to_mbar(self, value: float, command: str) -> float:
@@ -285,20 +310,39 @@ class TPG362(Instrument):
 
     # -------------------------------------------------------------- settings
     def _unit_from_reply(self, reply: str, command: str) -> str:
-        try:
-            return _UNIT_NAMES[int(reply)]
-        except (ValueError, KeyError):
-            raise self.garbled(command, reply, "expected a unit code 0-5") from None
+        if not _UNIT_CODE.fullmatch(reply):
+            raise self.garbled(command, reply, "expected a unit code 0-5")
+        return _UNIT_NAMES[int(reply)]
+
+    def _read_unit(self, *, lenient: bool = False) -> str:
+        """Ask ``UNI`` and update the cached unit.
+
+        The unit rescales every later reading, so one garbled reply must not change
+        it: a unit other than the one known is believed only when a second ``UNI``
+        says the same (then it was changed at the controller, and a warning says so).
+        """
+        unit = self._unit_from_reply(self.query("UNI", lenient=lenient), "UNI")
+        if self._unit_known and unit != self._unit:
+            again = self._unit_from_reply(self.query("UNI"), "UNI")
+            if again != unit:
+                raise self.garbled(
+                    "UNI", f"{UNIT_CODES[unit]} then {UNIT_CODES[again]}",
+                    f"unit reads {unit}, then {again}: readings stay in {self._unit}",
+                )
+            self.log.warning("%s at %s: pressure unit changed at the controller: %s -> %s",
+                             self.name, self.address, self._unit, unit)
+        self._unit = unit
+        self._unit_known = True
+        return unit
 
     @property
     def unit(self) -> str:
         """``UNI``: unit of the readings, one of mbar, Torr, Pa, Micron, hPa, Volt.
 
         Reading it asks the controller (and refreshes the cached unit that
-        :meth:`pressure` converts from).
+        :meth:`pressure` converts from; a change only when reported twice).
         """
-        self._unit = self._unit_from_reply(self.query("UNI"), "UNI")
-        return self._unit
+        return self._read_unit()
 
     @unit.setter
     def unit(self, name: str) -> None:
@@ -309,6 +353,7 @@ class TPG362(Instrument):
         if self._unit_from_reply(reply, command) != name:
             raise self.garbled(command, reply, f"controller reports unit code {reply}, not {UNIT_CODES[name]}")
         self._unit = name
+        self._unit_known = True
 
     @property
     def cached_unit(self) -> str:

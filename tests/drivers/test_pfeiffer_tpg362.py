@@ -260,3 +260,58 @@ def test_disconnect_then_reconnect_runs_on_connect_again():
         with pytest.raises(ConnectionLost):
             tpg.pressure(1)
         assert tpg.pressure(1).value_mbar == 1e-7
+
+
+# ------------------------------------------------------ trust: the manual's format, a unit that holds
+@pytest.mark.parametrize(
+    "reply",
+    [b"0,+.300E-06", b"0,+3.000E-07", b"0,+3.0000E-7", b"0,+3.0000E-007", b"0,3.0000E-07", b"0,+3.0000e-07",
+     b"0,nan", b"0,+inf", b"0,+1.0000E+999", b"0,1_0", b"0,+3.00_0E-07", b"00,+3.0000E-07", b"0,+30.000E-08",
+     b"1,+3.0000", b"2, +3.0000E-07"],
+)
+def test_a_reading_not_in_the_manuals_format_is_garbled(reply):
+    with expected_protocol(TPG362, connect() + exchange(b"PR1", reply)) as tpg:
+        with pytest.raises(GarbledReply):
+            tpg.pressure(1)
+
+
+def test_prx_pairs_are_held_to_the_format_too():
+    with expected_protocol(TPG362, connect() + exchange(b"PRX", b"0,+1.2300E-06,0,+2.987E-01")) as tpg:
+        with pytest.raises(GarbledReply):
+            tpg.pressures()
+
+
+def test_a_sensor_fault_with_the_manuals_short_value_is_still_the_fault():
+    with expected_protocol(TPG362, connect() + exchange(b"PR2", b"5,2.0000E-2")) as tpg:
+        with pytest.raises(DeviceError, match="no sensor"):
+            tpg.pressure(2)
+
+
+def test_a_garbled_unit_reply_does_not_rescale_the_readings():
+    pairs = connect() + exchange(b"UNI", b"1") + exchange(b"UNI", b"0") + exchange(b"PR1", b"0,+1.0000E-07")
+    with expected_protocol(TPG362, pairs) as tpg:
+        with pytest.raises(GarbledReply, match="readings stay in mbar"):
+            tpg.unit
+        assert tpg.cached_unit == "mbar"
+        assert tpg.pressure(1).value_mbar == 1e-7  # not 1.33e-7
+
+
+def test_a_unit_changed_at_the_controller_is_believed_when_reported_twice(caplog):
+    pairs = connect() + exchange(b"UNI", b"2") + exchange(b"UNI", b"2") + exchange(b"PR1", b"0,+1.0000E-05")
+    with expected_protocol(TPG362, pairs) as tpg:
+        assert tpg.unit == "Pa"
+        assert tpg.pressure(1).value_mbar == pytest.approx(1e-7)
+    assert "pressure unit changed" in caplog.text
+
+
+@pytest.mark.parametrize("code", [b"+1", b"01", b"1_", b"\xd9\xa1", b"6"])
+def test_unit_code_is_one_digit(code):
+    with expected_protocol(TPG362, connect() + exchange(b"UNI", code)) as tpg:
+        with pytest.raises(GarbledReply):
+            tpg.unit
+    assert tpg.cached_unit == "mbar"
+
+
+def test_refresh_state_reads_the_unit_again():
+    with expected_protocol(TPG362, connect() + exchange(b"UNI", b"0")) as tpg:
+        tpg.refresh_state()
