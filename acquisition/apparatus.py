@@ -139,10 +139,15 @@ class Apparatus:
             self.hv_modules[module].ramp_to(group)
 
     # ------------------------------------------------------------------ operations
+    def configure_monitors(self) -> None:
+        """Make the slow monitors readable: the picoammeter set up for the Faraday cup
+        (zero check off, range, integration).  Moves and heats nothing."""
+        self.picoammeter.configure_for_beam()
+
     def prepare(self) -> None:
         """Bring the apparatus up for a run: monitors configured, goniometer referenced,
         filament heated in steps, channeltron on its plateau."""
-        self.picoammeter.configure_for_beam()
+        self.configure_monitors()
         state = self.goniometer.state()
         if not state.referenced:
             log.info("goniometer not referenced: homing")

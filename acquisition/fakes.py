@@ -62,6 +62,9 @@ class FakeApparatus:
         self.angle_deg = float(angle_deg)
         return self.angle_deg
 
+    def configure_monitors(self) -> None:
+        self._log("configure monitors")
+
     def home(self) -> None:
         self._log("home")
         self.angle_deg = None

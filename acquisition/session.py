@@ -136,11 +136,17 @@ class Session:
             self._poller.start()
 
     @classmethod
-    def connect(cls, config, clock: Clock, **kwargs) -> Session:
-        """Open every instrument of ``config`` and start a session on them."""
+    def connect(cls, config, clock: Clock, *, configure_monitors: bool = True, **kwargs) -> Session:
+        """Open every instrument of ``config`` and start a session on them; with
+        ``configure_monitors`` the first job makes the monitors readable (the
+        picoammeter's zero check off: nothing moves or heats)."""
         from acquisition.apparatus import connect
 
-        return cls(connect(config, clock), clock=clock, **kwargs)
+        session = cls(connect(config, clock), clock=clock, **kwargs)
+        if configure_monitors:
+            session.submit(session.apparatus.configure_monitors).add_done_callback(
+                session._warn_on_failure("configuring the monitors"))
+        return session
 
     # ------------------------------------------------------------ jobs
     @property
@@ -167,6 +173,18 @@ class Session:
     def _job_done(self, _future: Future) -> None:
         with self._lock:
             self._pending -= 1
+
+    def _warn_on_failure(self, what: str) -> Callable[[Future], None]:
+        """A done-callback that tells the bus when a job nobody waits for failed."""
+
+        def check(future: Future) -> None:
+            exc = future.exception()
+            if exc is not None:
+                text = f"{what} failed: {exc}"
+                log.warning(text)
+                self.bus.emit(Message(self.clock.now(), self.clock.utc(), "warning", text))
+
+        return check
 
     def _urgently(self, what: str, fn: Callable, *args) -> Future:
         run = self.run

@@ -517,6 +517,46 @@ def test_swmr_reader_follows_a_file_being_written(tmp_path):
     assert done.status == "success" and done.n_points == done.planned_points
 
 
+def test_follower_gets_every_committed_row_of_another_process_exactly_once_in_order(tmp_path):
+    from acquisition.storage import RunFollower
+
+    path = tmp_path / "run.h5"
+    proc = spawn_writer(path, before=17, then="finish", sweeps=2)  # 24 points, a pause after 17
+    seqs, monitor_times, subgates_ok, polls_with_rows = [], [], [], 0
+    try:
+        with RunFollower(path) as follower:
+            assert follower.planned_points == 24 and follower.kind == "dcs"
+
+            def drain():
+                nonlocal polls_with_rows
+                update = follower.poll()
+                if update.n_points:
+                    polls_with_rows += 1
+                    assert update.first_row == len(seqs)
+                seqs.extend(update.points["seq"].tolist())
+                monitor_times.extend(update.monitors["time"].tolist())
+                for i, counts in enumerate(update.subgates["signal"]):
+                    subgates_ok.append(int(counts.sum()) == int(update.points["signal_counts"][i]))
+                return update
+
+            while len(seqs) < 17:  # follow the writer while it writes the first 17 points
+                drain()
+            assert drain().n_points == 0  # nothing new while the writer waits
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            while True:
+                update = drain()
+                if update.status != "running" and update.n_points == 0:
+                    break
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert seqs == list(range(24))  # every row, once, in order
+    assert all(subgates_ok) and len(subgates_ok) == 24
+    assert monitor_times == sorted(monitor_times) and len(monitor_times) == len(set(monitor_times)) == 6
+    assert polls_with_rows >= 2  # it handed them out as they came, not once at the end
+
+
 def test_kill_9_loses_nothing_flushed_and_resume_finishes_the_run(tmp_path):
     rng = random.Random()
     seed = rng.randrange(1 << 30)
