@@ -22,7 +22,16 @@ This driver adds what the experiment needs on top of the command set:
   when coming from above), so the gear backlash is taken up the same way at every
   angle and repeated sweeps land on the same angles;
 * :meth:`NewportSMC100.move_to` waits (on the driver's clock) until the controller
-  is READY again and reports a positioner fault or a stalled move as a typed error.
+  is READY again and reports a positioner fault or a stalled move as a typed error;
+  it returns the position the controller reports at the end (``TP``), and a stage
+  that stopped more than ``position_tolerance_deg`` from the target is a
+  :class:`~drivers.errors.DeviceError`.
+
+Numbers in replies are plain decimals (``1TP25.5``, ``1VA20``), not of fixed width,
+so a reply that lost a digit may still be a number: replies must be finite numbers
+in the manual's ranges (positions and limits within +-1e12, velocities above 0),
+and the final position of a move is read twice when it misses the target, so that
+a garbled reply is told from a stage that really stopped short.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Instrument
+from .base import Instrument, parse_float
 from .errors import DeviceError, InstrumentError, InstrumentTimeout
 from .transport import SerialSettings
 
@@ -123,8 +132,12 @@ COMMAND_ERRORS: dict[str, str] = {
 
 #: the manual's range of SL (negative limit) and SR (positive limit), in stage units
 SOFTWARE_LIMIT_RANGE = 1e12
+#: how far from its target a finished move may end (deg) unless configured otherwise:
+#: a tenth of the goniometer's required resolution (2 deg), far above the stage's own
+#: repeatability (a few millidegrees on a URS100)
+DEFAULT_POSITION_TOLERANCE_DEG = 0.05
 
-_TS_PAYLOAD = re.compile(r"^([0-9A-Fa-f]{4})([0-9A-Fa-f]{2})$")
+_TS_PAYLOAD = re.compile(r"([0-9A-Fa-f]{4})([0-9A-Fa-f]{2})")
 
 
 class SMC100CommandError(DeviceError):
@@ -177,7 +190,7 @@ class ControllerState:
 
 def decode_state(raw: str, payload: str) -> ControllerState:
     """Decode the six hex digits after ``<addr>TS``; ``ValueError`` if they are not a TS reply."""
-    m = _TS_PAYLOAD.match(payload)
+    m = _TS_PAYLOAD.fullmatch(payload)
     if m is None:
         raise ValueError("expected 4 hex digits of positioner errors and 2 of controller state")
     bits = int(m.group(1), 16)
@@ -208,7 +221,9 @@ class NewportSMC100(Instrument):
     ``socket://127.0.0.1:PORT``).  ``min_angle_deg``/``max_angle_deg`` bound every
     move (checked before sending); ``backlash_deg`` is the overshoot below a target
     approached from above; ``poll_interval_s`` the ``TS`` polling period while
-    moving; ``move_timeout_s`` the default limit for a move or home search.
+    moving; ``move_timeout_s`` the default limit for a move or home search;
+    ``position_tolerance_deg`` (default 0.05 deg) how far from its target the
+    position read at the end of a move may be before the move counts as missed.
     """
 
     model = "Newport SMC100"
@@ -229,6 +244,7 @@ class NewportSMC100(Instrument):
         backlash_deg: float = 0.5,
         poll_interval_s: float = 0.1,
         move_timeout_s: float = 120.0,
+        position_tolerance_deg: float = DEFAULT_POSITION_TOLERANCE_DEG,
         wait_travel: bool = True,
         **base_kwargs,
     ) -> None:
@@ -242,12 +258,15 @@ class NewportSMC100(Instrument):
             raise ValueError(f"poll_interval_s must be > 0, got {poll_interval_s!r}")
         if not move_timeout_s > 0:
             raise ValueError(f"move_timeout_s must be > 0, got {move_timeout_s!r}")
+        if not (math.isfinite(position_tolerance_deg) and position_tolerance_deg > 0):
+            raise ValueError(f"position_tolerance_deg must be > 0, got {position_tolerance_deg!r}")
         self.controller_address = controller_address
         self.min_angle_deg = float(min_angle_deg)
         self.max_angle_deg = float(max_angle_deg)
         self.backlash_deg = float(backlash_deg)
         self.poll_interval_s = float(poll_interval_s)
         self.move_timeout_s = float(move_timeout_s)
+        self.position_tolerance_deg = float(position_tolerance_deg)
         self._velocity: float | None = None  # cached VA for travel-time estimates
         self.wait_travel = wait_travel
         super().__init__(address, **base_kwargs)
@@ -302,15 +321,20 @@ class NewportSMC100(Instrument):
         if letter != "@":
             raise self._refused(command, letter, meaning)
 
-    def _query_float(self, mnemonic: str, suffix: str = "") -> float:
+    def _query_float(
+        self, mnemonic: str, suffix: str = "", low: float = -SOFTWARE_LIMIT_RANGE, high: float = SOFTWARE_LIMIT_RANGE
+    ) -> float:
+        """A numeric query; the value must be a finite decimal within ``low..high`` (the manual's range)."""
         payload = self._query(mnemonic, suffix)
         try:
-            value = float(payload)
+            value = parse_float(payload)
         except ValueError:
             value = math.nan
-        if not math.isfinite(value):
+        if not (math.isfinite(value) and low <= value <= high):
             command = self._command_text(mnemonic, suffix)
-            raise self.garbled(command, self._command_text(mnemonic, payload), "value is not a finite number")
+            raise self.garbled(
+                command, self._command_text(mnemonic, payload), f"value is not a finite number in {low:g} to {high:g}"
+            )
         return value
 
     # ------------------------------------------------------------ status
@@ -370,6 +394,12 @@ class NewportSMC100(Instrument):
         controller must be referenced (:meth:`home`); this never homes by itself,
         since a home search swings the analyzer through the whole range.  A move
         still under way (a retry after a lost reply) is waited for first.
+
+        The return value is the angle measured, not the angle asked for: the position
+        the controller reports once READY.  More than ``position_tolerance_deg`` from
+        the target is a missed move: :class:`DeviceError` naming target, position and
+        tolerance.  A miss is read twice first; two readings that disagree by more
+        than the tolerance are a garbled reply (:class:`GarbledReply`), not a miss.
         """
         angle_deg = float(angle_deg)
         if not (math.isfinite(angle_deg) and self.min_angle_deg <= angle_deg <= self.max_angle_deg):
@@ -399,7 +429,29 @@ class NewportSMC100(Instrument):
             self._move_segment(below, deadline, angle_deg, here)
             here = below
         self._move_segment(angle_deg, deadline, angle_deg, here)
-        return self.position_deg
+        return self._final_position(angle_deg)
+
+    def _final_position(self, target_deg: float) -> float:
+        """``TP`` after a move; a miss beyond the tolerance is a DeviceError (see :meth:`move_to`)."""
+        tolerance = self.position_tolerance_deg
+        position = self.position_deg
+        if abs(position - target_deg) <= tolerance:
+            return position
+        # TP is a plain decimal of no fixed width: '1TP6' may be '1TP60' short of a byte.
+        # A stage that stopped short reads the same twice.
+        again = self.position_deg
+        command = self._command_text("TP")
+        if abs(again - position) > tolerance:
+            raise self.garbled(
+                command, f"{self._command_text('TP', format_number(position))}, then "
+                f"{self._command_text('TP', format_number(again))}",
+                f"position after the move to {target_deg:g} deg reads {position:g} deg, then {again:g} deg",
+            )
+        raise self.device_error(
+            command, self._command_text("TP", format_number(again)),
+            f"move to {target_deg:g} deg ended at {again:g} deg, {abs(again - target_deg):g} deg off: "
+            f"beyond the position tolerance of {tolerance:g} deg",
+        )
 
     def _move_segment(self, position_deg: float, deadline: float, target_deg: float, from_deg: float) -> None:
         self._send("PA", format_number(position_deg))
@@ -496,7 +548,10 @@ class NewportSMC100(Instrument):
 
         The controller answers only in CONFIGURATION, DISABLE or READY.
         """
-        return self._query_float("SL", "?"), self._query_float("SR", "?")
+        return (
+            self._query_float("SL", "?", -SOFTWARE_LIMIT_RANGE, 0.0),
+            self._query_float("SR", "?", 0.0, SOFTWARE_LIMIT_RANGE),
+        )
 
     def set_software_limits(self, low_deg: float, high_deg: float) -> None:
         """Set the working software limits (``SL``, ``SR``; not stored in the controller's memory).
@@ -517,8 +572,11 @@ class NewportSMC100(Instrument):
 
     @property
     def velocity_deg_s(self) -> float:
-        """Move velocity (``VA``), degrees per second."""
-        return self._query_float("VA", "?")
+        """Move velocity (``VA``), degrees per second (above 0, at most 1e12)."""
+        value = self._query_float("VA", "?", 0.0, SOFTWARE_LIMIT_RANGE)
+        if value == 0.0:
+            raise self.garbled(self._command_text("VA", "?"), self._command_text("VA", "0"), "a velocity of 0")
+        return value
 
     @velocity_deg_s.setter
     def velocity_deg_s(self, value: float) -> None:
@@ -547,6 +605,7 @@ class NewportSMC100(Instrument):
             "min_angle_deg": self.min_angle_deg,
             "max_angle_deg": self.max_angle_deg,
             "backlash_deg": self.backlash_deg,
+            "position_tolerance_deg": self.position_tolerance_deg,
             "state": state.state_name,
             "state_code": state.state_code,
             "positioner_errors": list(state.errors),

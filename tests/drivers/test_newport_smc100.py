@@ -679,3 +679,66 @@ def test_sim_dropped_connection_then_reconnects(smc, server):
     with pytest.raises(ConnectionLost):
         _ = smc.position_deg
     assert smc.position_deg == pytest.approx(0, abs=1e-3)
+
+
+# ======================================================= trust: the angle read back is the angle measured
+def _move_up_to_60(final_replies):
+    pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA60") + [q("1VA?", "1VA5")]
+    pairs += [q("1TS", "1TS000033")] + [q("1TP", reply) for reply in final_replies]
+    return pairs
+
+
+def test_move_returns_the_position_measured_at_the_end():
+    with expected_protocol(NewportSMC100, _move_up_to_60(["1TP59.97"])) as smc:
+        assert smc.move_to(60) == pytest.approx(59.97)  # within 0.05 deg: a reading, not the target
+
+
+def test_a_stage_that_stopped_short_is_a_device_error_naming_target_position_and_tolerance():
+    with expected_protocol(NewportSMC100, _move_up_to_60(["1TP59.2", "1TP59.2"])) as smc:
+        with pytest.raises(DeviceError) as info:
+            smc.move_to(60)
+    text = str(info.value)
+    assert "move to 60 deg ended at 59.2 deg" in text and "tolerance of 0.05 deg" in text
+    assert not isinstance(info.value, GarbledReply)
+
+
+def test_a_truncated_position_reply_is_garbled_not_an_angle():
+    # '1TP6' is '1TP60' short of a byte: read as 6 deg it was stored as the angle
+    with expected_protocol(NewportSMC100, _move_up_to_60(["1TP6", "1TP60"])) as smc:
+        with pytest.raises(GarbledReply, match="reads 6 deg, then 60 deg"):
+            smc.move_to(60)
+
+
+def test_position_tolerance_is_a_constructor_option():
+    with expected_protocol(NewportSMC100, _move_up_to_60(["1TP59.2"]), position_tolerance_deg=1.0) as smc:
+        assert smc.move_to(60) == pytest.approx(59.2)
+        assert smc.position_tolerance_deg == 1.0
+    with pytest.raises(ValueError, match="position_tolerance_deg"):
+        NewportSMC100("x", transport=ProtocolTransport([]), position_tolerance_deg=0)
+    import inspect
+
+    default = inspect.signature(NewportSMC100.__init__).parameters["position_tolerance_deg"].default
+    assert default == 0.05
+
+
+@pytest.mark.parametrize(
+    "command, reply, read",
+    [("1TP", "1TP1_0", "position_deg"), ("1TP", "1TP1e999", "position_deg"), ("1TP", "1TP2e12", "position_deg"),
+     ("1TP", "1TP0x10", "position_deg"), ("1PA?", "1PA-Infinity", "target_position_deg"),
+     ("1VA?", "1VA0", "velocity_deg_s"), ("1VA?", "1VA-5", "velocity_deg_s")],
+)
+def test_numbers_must_be_finite_decimals_in_the_manuals_range(command, reply, read):
+    with expected_protocol(NewportSMC100, [q(command, reply)]) as smc, pytest.raises(GarbledReply):
+        getattr(smc, read)
+
+
+def test_software_limits_must_have_their_signs():
+    with expected_protocol(NewportSMC100, [q("1SL?", "1SL10")]) as smc:
+        with pytest.raises(GarbledReply):
+            smc.software_limits
+
+
+@pytest.mark.parametrize("reply", ["1TS0000 33", "1TS0000033", "1TS00003"])
+def test_ts_payload_is_exactly_six_hex_digits(reply):
+    with expected_protocol(NewportSMC100, [q("1TS", reply)]) as smc, pytest.raises(GarbledReply):
+        smc.state()
