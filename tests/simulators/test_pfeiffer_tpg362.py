@@ -112,10 +112,10 @@ def test_uni_changes_the_unit_of_the_replies(tpg, world, code, mbar_per_unit):
 
 
 def test_uni_volt_gives_gauge_signals(tpg, world):
-    world.freeze("needle_pressure", 0.55)
+    world.freeze("needle_pressure", 0.5)
     world.freeze("chamber_pressure", 1e-7)
     ask(tpg, b"UNI,5")
-    assert value(ask(tpg, b"PR2"))[1] == pytest.approx(5.0, rel=1e-4)  # 10 V full scale, linear
+    assert value(ask(tpg, b"PR2"))[1] == pytest.approx(5.0, rel=1e-4)  # 10 V at the 1 mbar full scale, linear
     assert value(ask(tpg, b"PR1"))[1] == pytest.approx(1.4, rel=0.01)  # (log10 p + 9.333) / 1.667
 
 
@@ -181,6 +181,139 @@ def test_streamed_line_has_prx_format(world, clock):
     clock.advance(1.0)
     line = tpg.feed(b"\x03")
     assert PRX_LINE.match(line), line
+
+
+# -------------------------------------------------------------- what other clients send
+def test_baud_rate_query_at_connect(tpg):
+    """pylablib's TPG26x asks BAU when it connects (ENQ sent alone)."""
+    assert tpg.feed(b"BAU\r\n") == ACK
+    assert tpg.feed(ENQ) == b"0\r\n"
+    assert ask(tpg, b"BAU,1") == b"1\r\n"
+    assert tpg.feed(b"BAU,9\r\n") == NAK
+
+
+def test_enq_followed_by_cr_lf_keeps_the_exchange_in_step(tpg):
+    """hvl-ccb ends every write, ENQ included, with CR LF."""
+    assert tpg.feed(b"TID\r\n") == ACK
+    assert tpg.feed(ENQ + b"\r\n") == b"PKR,CMR\r\n"
+    assert tpg.feed(b"PR2\r\n") == ACK
+    assert READING.match(tpg.feed(ENQ + b"\r\n"))
+    assert tpg.feed(b"\r\n") == b""  # a bare CR is no message
+    assert ask(tpg, b"ERR") == b"0000\r\n"
+
+
+def test_set_without_enquiry_takes_effect(tpg, world):
+    """A set is carried out on ACK; hvl-ccb sends FSR that way and never ENQs."""
+    world.freeze("needle_pressure", 0.3)
+    assert tpg.feed(b"FSR,5,3\r\n") == ACK
+    assert ask(tpg, b"FSR") == b"5,3\r\n"
+    assert value(ask(tpg, b"PR2"))[1] == pytest.approx(3.0, rel=1e-4)  # a 1 mbar gauge read as a 10 mbar one
+    assert tpg.feed(b"FSR,5,10\r\n") == NAK
+    assert tpg.feed(b"FSR,5\r\n") == NAK  # one value per channel
+    assert ask(tpg, b"ERR") == b"0010\r\n"
+
+
+def test_program_number_and_temperature(tpg):
+    assert ask(tpg, b"PNR") == b"010500\r\n"
+    assert ask(tpg, b"TMP") == b"28\r\n"
+
+
+# -------------------------------------------------------------- gauge parameters
+def test_sensor_off_and_on(tpg, world):
+    assert ask(tpg, b"SEN") == b"2,0\r\n"  # PKR on; the CMR cannot be switched
+    assert ask(tpg, b"SEN,1,0") == b"1,0\r\n"
+    assert ask(tpg, b"PR1") == b"4,+0.0000E+00\r\n"  # sensor off
+    assert ask(tpg, b"PRX").startswith(b"4,+0.0000E+00,0,")
+    assert ask(tpg, b"SEN,0,1") == b"1,0\r\n"  # no change; the CMR stays as it is
+    assert value(ask(tpg, b"PR2"))[0] == 0
+    assert ask(tpg, b"SEN,2,0") == b"2,0\r\n"
+    assert value(ask(tpg, b"PR1"))[0] == 0
+    assert tpg.feed(b"SEN,3,0\r\n") == NAK
+
+
+def test_filter_display_keylock_and_the_rest_are_kept(tpg):
+    for message, reply in [
+        (b"FIL", b"1,1"), (b"FIL,0,2", b"0,2"), (b"DCD", b"2"), (b"DCD,3", b"3"), (b"LOC,1", b"1"),
+        (b"CPR,1", b"1"), (b"WDT,0", b"0"), (b"SC1", b"0,0,1.0000E-03,2.0000E-03"),
+        (b"SC2,1,2,5E-3,8E-3", b"1,2,5.0000E-03,8.0000E-03"),
+    ]:
+        assert ask(tpg, message) == reply + b"\r\n", message
+    for bad in (b"FIL,3,1", b"DCD,4", b"LOC,2", b"SC1,5,0,1,2", b"FIL,a,b"):
+        assert tpg.feed(bad + b"\r\n") == NAK, bad
+    assert ask(tpg, b"SAV,0") == b"0\r\n"  # the factory parameters again
+    assert ask(tpg, b"FIL") == b"1,1\r\n" and ask(tpg, b"DCD") == b"2\r\n"
+
+
+def test_calibration_factor_multiplies_the_reading(tpg, world):
+    world.freeze("needle_pressure", 0.3)
+    world.freeze("chamber_pressure", 2e-6)
+    assert ask(tpg, b"CAL") == b"1.000,1.000\r\n"
+    assert ask(tpg, b"CAL,2.5,1.5") == b"2.500,1.500\r\n"
+    assert value(ask(tpg, b"PR2"))[1] == pytest.approx(0.45, rel=1e-4)
+    assert value(ask(tpg, b"PR1"))[1] == pytest.approx(5e-6, rel=0.01)
+    assert tpg.feed(b"CAL,1,2.5\r\n") == NAK  # a linear gauge's factor is 0.5 to 2
+
+
+def test_offset_correction_of_the_linear_gauge(tpg, world):
+    world.freeze("needle_pressure", 0.3)
+    assert ask(tpg, b"OFD,0,0.05") == b"+0.0000E+00,+5.0000E-02\r\n"
+    assert value(ask(tpg, b"PR2"))[1] == pytest.approx(0.3, rel=1e-4)  # OFC off
+    assert ask(tpg, b"OFC,0,1") == b"0,1\r\n"
+    assert value(ask(tpg, b"PR2"))[1] == pytest.approx(0.25, rel=1e-4)
+    assert ask(tpg, b"OFC,0,2") == b"0,2\r\n"  # auto: the present reading is the zero
+    assert value(ask(tpg, b"PR2"))[0] == 1  # underrange now
+    assert ask(tpg, b"OFD") == b"+0.0000E+00,+3.0000E-01\r\n"
+
+
+def test_gas_correction_of_the_full_range_gauge(tpg, world):
+    world.freeze("chamber_pressure", 1.0e-6)
+    assert ask(tpg, b"GAS,1,0") == b"1,0\r\n"  # argon
+    assert value(ask(tpg, b"PR1"))[1] == pytest.approx(8.0e-7, rel=0.01)
+    world.freeze("chamber_pressure", 1.0e-2)  # above the ionisation range: no correction
+    assert value(ask(tpg, b"PR1"))[1] == pytest.approx(1.0e-2, rel=0.01)
+    assert tpg.feed(b"GAS,9,0\r\n") == NAK
+
+
+def test_unit_applies_to_thresholds_and_offsets(tpg):
+    assert ask(tpg, b"UNI,2") == b"2\r\n"  # Pa
+    assert ask(tpg, b"SP1,0,0.1,0.2") == b"0,1.0000E-01,2.0000E-01\r\n"
+    ask(tpg, b"UNI,0")
+    assert ask(tpg, b"SP1") == b"0,1.0000E-03,2.0000E-03\r\n"  # kept in mbar
+    assert tpg.feed(b"SP1,0,2E-3,1E-3\r\n") == NAK  # lower above upper
+    assert tpg.feed(b"SP5\r\n") == NAK
+
+
+def test_switching_functions_follow_the_world(tpg, world, clock):
+    ask(tpg, b"SP1,0,5E-7,8E-7")  # chamber: on below 5e-7, off above 8e-7
+    ask(tpg, b"SP2,0,1E-9,2E-9")  # never on
+    ask(tpg, b"SP3,1,0.5,0.6")  # needle line: on
+    ask(tpg, b"SP4,1,1E-4,2E-4")  # never on
+    assert ask(tpg, b"SPS") == b"1,0,1,0\r\n"
+    world.set_relay(0, True)  # gas in: the chamber rises to about 1.3e-6
+    clock.advance(10)
+    assert ask(tpg, b"SPS") == b"0,0,1,0\r\n"
+    world.set_relay(0, False)
+    clock.advance(1.2)  # between the thresholds: unchanged
+    assert 5e-7 < world.chamber_mbar() < 8e-7 and ask(tpg, b"SPS") == b"0,0,1,0\r\n"
+    clock.advance(20.0)
+    assert ask(tpg, b"SPS") == b"1,0,1,0\r\n"
+
+
+def test_reset_lists_present_errors(tpg):
+    assert ask(tpg, b"RES") == b"0\r\n"
+    tpg.sensor_status[1] = 3
+    tpg.sensor_status[2] = 6
+    assert ask(tpg, b"RES") == b"9,12\r\n"
+    assert ask(tpg, b"RES,1") == b"9,12\r\n"  # the conditions are still there
+    tpg.sensor_status[1] = tpg.sensor_status[2] = 0
+    assert ask(tpg, b"RES,1") == b"0\r\n"
+    assert tpg.feed(b"RES,2\r\n") == NAK
+
+
+def test_mnemonics_not_emulated_are_syntax_errors(tpg):
+    for message in (b"DCB", b"RST", b"ETH"):
+        assert tpg.feed(message + b"\r\n") == NAK
+    assert ask(tpg, b"ERR") == b"0001\r\n"
 
 
 # ====================================================================== driver against emulator
