@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .base import SCPIInstrument
-from .errors import InstrumentError, InstrumentTimeout, TransientError
+from .base import SCPIInstrument, parse_float, parse_in_range_attr, parse_int, parse_integral
+from .errors import GarbledReply, InstrumentError, InstrumentTimeout, TransientError
 
 __all__ = [
     "Keysight53230A",
@@ -51,6 +51,10 @@ _NOT_A_COUNT = 9.9e37
 
 #: the largest count that the 15 significant digits of an ASCII reading hold exactly
 _MAX_EXACT_COUNT = 10**15
+#: reading memory of the 53220A/53230A (readings)
+READING_MEMORY = 1_000_000
+#: TRIGger:SOURce names as the counter reports them
+TRIGGER_SOURCES = ("IMM", "EXT", "BUS", "INT")
 
 
 def _is_int(value) -> bool:
@@ -236,16 +240,20 @@ class Keysight53230A(SCPIInstrument):
             if not _is_int(max_count) or not 1 <= max_count <= self.max_samples:
                 raise self.limit_error("max_count", max_count, f"an integer 1 to {self.max_samples}")
             command = f"R? {int(max_count)}"
+        return self._read_block(command)[1]
+
+    def _read_block(self, command: str = "R?") -> tuple[str, list[int]]:
+        """``R?``: the reply as received and its counts."""
         reply = self._ask_data(command)
         try:
             payload = parse_definite_block(reply)
         except ValueError as exc:
             raise self.garbled(command, reply, f"not a definite-length block: {exc}") from None
-        return self._parse_counts(command, payload)
+        return reply, self._parse_counts(command, payload)
 
     def points_available(self) -> int:
-        """``DATA:POIN?``: number of readings in reading memory."""
-        return self.ask_value("DATA:POIN?", int)
+        """``DATA:POIN?``: number of readings in reading memory (0 to 1,000,000)."""
+        return self.ask_value("DATA:POIN?", lambda r: parse_int(r, 0, READING_MEMORY))
 
     def abort(self) -> None:
         """``ABOR``: stop the measurement in progress; no further readings appear.
@@ -256,7 +264,7 @@ class Keysight53230A(SCPIInstrument):
         self.write("ABOR")
         self._started_at = None
         reply = self.ask("*OPC?")
-        if reply.lstrip("+") != "1":
+        if reply not in ("1", "+1"):
             raise self.garbled("*OPC?", reply, "operation-complete query must answer 1")
 
     def reset(self) -> None:
@@ -295,6 +303,7 @@ class Keysight53230A(SCPIInstrument):
         self.start()
         t0 = self._started_at
         counts: list[int] = []
+        self._previous_block = None
         finished = False
         try:
             while len(counts) < n:
@@ -314,13 +323,18 @@ class Keysight53230A(SCPIInstrument):
     # --------------------------------------------------------------- snapshot
     def settings(self) -> dict[str, Any]:
         """Gate time, sample count, trigger count and source as the counter has them."""
-        return {
+        gate = parse_in_range_attr("min_gate_s", "max_gate_s")
+        settings: dict[str, Any] = {
             "channel": self.channel,
-            "gate_s": self.ask_value("SENS:TOT:GATE:TIME?", float),
-            "samples": int(self.ask_value("SAMP:COUN?", float)),
-            "trigger_count": int(self.ask_value("TRIG:COUN?", float)),
-            "trigger_source": self.ask("TRIG:SOUR?"),
+            "gate_s": self.ask_value("SENS:TOT:GATE:TIME?", lambda r: gate(self, r)),
+            "samples": self.ask_value("SAMP:COUN?", lambda r: parse_integral(r, 1, self.max_samples)),
+            "trigger_count": self.ask_value("TRIG:COUN?", lambda r: parse_integral(r, 1, self.max_samples)),
         }
+        source = self.ask("TRIG:SOUR?")
+        if source.upper() not in TRIGGER_SOURCES:
+            raise self.garbled("TRIG:SOUR?", source, "not one of " + ", ".join(TRIGGER_SOURCES))
+        settings["trigger_source"] = source.upper()
+        return settings
 
     def probe(self) -> dict[str, Any]:
         """Cable check: identity, the pending error queue (drained), one 0.1 s count.
@@ -364,7 +378,7 @@ class Keysight53230A(SCPIInstrument):
         counts = []
         for item in text.split(","):
             try:
-                value = float(item)
+                value = parse_float(item)
             except ValueError:
                 raise self.garbled(command, text, f"reading {item!r} is not a number") from None
             if value >= _NOT_A_COUNT:
@@ -393,9 +407,12 @@ class Keysight53230A(SCPIInstrument):
         poll_s = min(gate, 0.1)
         self.clock.sleep_until(due)
         while True:
-            new = self.read_available()
+            reply, new = self._read_block("R?")
             if new:
-                return new[: n - have]
+                if len(new) > n - have:
+                    raise self.garbled("R?", reply, f"{have} of {n} sub-gates read, and this block holds {len(new)} more")
+                self._check_not_stale(reply)
+                return new
             if self.clock.now() >= deadline:
                 raise InstrumentTimeout(
                     f"sub-gate {have + 1} of {n} not in reading memory {self.timeout_s:g} s after it should have ended",
@@ -405,6 +422,28 @@ class Keysight53230A(SCPIInstrument):
                     reply="#10",
                 )
             self.clock.sleep(poll_s)
+
+    def _check_not_stale(self, reply: str) -> None:
+        """A block byte for byte like the one before may be a stale duplicate, not the next sub-gate.
+
+        Two consecutive sub-gates may count the same (a low background rate does that
+        often); but a reply that arrived twice, or late, puts the previous block where
+        the answer to this R? should be, and every later reply one behind.  Asking
+        ``DATA:POIN?`` tells them apart: if the stream is in step its answer is an
+        integer; if this block was stale, the real answer to this R? (a block) comes
+        instead.  That is a garbled reply: the link is resynchronised and the count
+        fails (the engine measures it again).
+        """
+        previous, self._previous_block = getattr(self, "_previous_block", None), reply
+        if reply != previous:
+            return
+        try:
+            self.points_available()
+        except GarbledReply as exc:
+            raise self.garbled(
+                "R?", reply, f"block repeats the previous one, and the answer to DATA:POIN? was {exc.reply!r}: "
+                "a stale duplicate, not the next sub-gate",
+            ) from None
 
     def _abort_quietly(self) -> None:
         """Best-effort ABOR after a failure mid-count (the link may be the failure)."""

@@ -572,3 +572,68 @@ def test_live_drop_before_configure_then_recovers(live):
     counter.configure_totalize(0.5, 2)
     counter.start()
     assert len(counter.fetch()) == 2
+
+
+# ------------------------------------------------------------ trust: stale blocks, strict readings
+def test_a_stale_duplicate_block_is_not_taken_as_the_next_subgate():
+    # the reply to the first R? arrives twice: its copy would answer the second R?,
+    # and every later reply would be one behind (the last sub-gate lost)
+    pairs = configure(b"0.5", 3) + INIT + [
+        (b"R?\n", block(10) + block(10)),
+        (b"R?\n", block(12)),
+        (b"DATA:POIN?\n", b"+0\n"),  # its answer comes after the real block(12)
+        *ABORT,
+    ]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(GarbledReply, match="stale duplicate") as info:
+            counter.count_subgates(0.5, 3)
+    assert info.value.command == "R?"
+
+
+def test_two_equal_subgates_in_a_row_are_counted_after_the_stream_is_proven_in_step():
+    pairs = configure(b"0.5", 3) + INIT + [
+        (b"R?\n", block(10)),
+        (b"R?\n", block(10)),
+        (b"DATA:POIN?\n", b"+0\n"),
+        (b"R?\n", block(9)),
+    ]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        assert counter.count_subgates(0.5, 3).counts == (10, 10, 9)
+
+
+def test_more_readings_than_subgates_left_is_garbled_not_cut_off():
+    pairs = configure(b"0.5", 2) + INIT + [(b"R?\n", block(1, 2, 3))] + ABORT
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(GarbledReply, match="holds 3 more"):
+            counter.count_subgates(0.5, 2)
+
+
+@pytest.mark.parametrize("item", [b"1e999", b"+1_0", b"nan", b"-inf", b"0x10"])
+def test_a_non_finite_or_python_only_reading_is_garbled_not_a_counter_timeout(item):
+    pairs = configure(b"2", 1) + INIT + [(b"FETC?\n", item + b"\n")]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(GarbledReply):
+            counter.count(2.0)
+
+
+@pytest.mark.parametrize("reply", [b"1_0", b"-1", b"+2000000", b"inf", b"+1.5"])
+def test_points_available_is_a_count_of_reading_memory(reply):
+    with expected_protocol(Keysight53230A, [(b"DATA:POIN?\n", reply + b"\n")]) as counter:
+        with pytest.raises(GarbledReply):
+            counter.points_available()
+
+
+GOOD_SETTINGS = [(b"SENS:TOT:GATE:TIME?\n", b"+5.0E-001\n"), (b"SAMP:COUN?\n", b"+20\n"),
+                 (b"TRIG:COUN?\n", b"+1\n"), (b"TRIG:SOUR?\n", b"IMM\n")]
+
+
+@pytest.mark.parametrize(
+    "index, reply",
+    [(0, b"nan"), (0, b"+5.0E+004"), (1, b"inf"), (1, b"+1.5"), (2, b"+1e400"), (2, b"0"), (3, b"\xfe#"), (3, b"NOW")],
+)
+def test_settings_replies_are_typed(index, reply):
+    # int(float('inf')) raised OverflowError here; every reply now parses or is GarbledReply
+    pairs = GOOD_SETTINGS[:index] + [(GOOD_SETTINGS[index][0], reply + b"\n")]
+    with expected_protocol(Keysight53230A, pairs) as counter:
+        with pytest.raises(GarbledReply):
+            counter.settings()
