@@ -9,6 +9,28 @@ output, only the prompt.
 Relays that exist in the world (relay 0 = gas needle valve, relay 1 = side leak)
 are switched through ``world.set_relay`` and read back from ``world.relays``;
 relays the apparatus does not wire keep their state here.
+
+Coverage (Numato's command tables for its USB and Ethernet relay modules; the same
+firmware command line):
+
+==================  =========================================================  =========
+command             what the emulator does                                     source
+==================  =========================================================  =========
+ver                 firmware version (8 characters)                            Numato
+id get, id set X    module id; ``id set`` takes exactly 8 characters            Numato
+relay on|off|read N relay N (0-9, then A-V) on, off, ``on``/``off``             Numato
+relay readall       hex mask, two digits per eight relays                       Numato
+relay writeall HH   all relays from a hex mask of that width                    Numato
+reset               every relay off                                            Numato
+gpio set|clear N    GPIO N an output, high / low (modules with GPIOs only)      Numato
+gpio read N         GPIO N an input: ``1``/``0`` from :attr:`gpio_inputs`        Numato
+adc read N          0-1023 (10 bit, 5 V reference) from :attr:`analog_inputs_V`  Numato
+==================  =========================================================  =========
+
+A module has ``gpio_count`` GPIOs (default: 4 on the 1-, 2- and 4-relay modules, none
+on the larger ones; every GPIO can be read as an analog input).  Anything else,
+``info`` included, gets the firmware's answer to an unknown command: the echo and the
+prompt, no output line.
 """
 
 from __future__ import annotations
@@ -30,11 +52,24 @@ class NumatoRelayEmulator(Emulator):
     model = "Numato USB relay module"
     reply_termination = b">"  # every reply ends with the prompt (the server's garble keeps it)
 
-    def __init__(self, world, relay_count: int = 8, *, version: str = "00000008", module_id: str = "00000000") -> None:
+    def __init__(
+        self,
+        world,
+        relay_count: int = 8,
+        *,
+        version: str = "00000008",
+        module_id: str = "00000000",
+        gpio_count: int | None = None,
+    ) -> None:
         super().__init__(world)
         if relay_count not in (1, 2, 4, 8, 16, 32):
             raise ValueError(f"relay_count = {relay_count!r}: one of 1, 2, 4, 8, 16, 32")
         self.relay_count = relay_count
+        self.gpio_count = (4 if relay_count <= 4 else 0) if gpio_count is None else gpio_count
+        #: GPIO output levels (gpio set/clear), the levels on the pins read as inputs, analog volts
+        self.gpio_outputs: dict[int, bool] = {}
+        self.gpio_inputs: dict[int, bool] = {n: False for n in range(self.gpio_count)}
+        self.analog_inputs_V: dict[int, float] = {n: 0.0 for n in range(self.gpio_count)}
         self.version = version
         self.module_id = module_id
         self._unwired: dict[int, bool] = {}
@@ -106,6 +141,30 @@ class NumatoRelayEmulator(Emulator):
             return None
         if len(words) >= 2 and words[0] == "relay":
             return self._relay_command(words[1:])
+        if len(words) == 3 and words[0] == "gpio" and self.gpio_count:
+            return self._gpio_command(words[1], words[2])
+        if len(words) == 3 and words[:2] == ["adc", "read"] and self.gpio_count:
+            n = self._gpio_index(words[2])
+            if n is None:
+                return None
+            volts = min(max(self.analog_inputs_V.get(n, 0.0), 0.0), 5.0)
+            return str(round(volts / 5.0 * 1023))
+        return None
+
+    def _gpio_index(self, name: str) -> int | None:
+        n = _RELAY_NAMES.find(name) if len(name) == 1 else -1
+        return n if 0 <= n < self.gpio_count else None
+
+    def _gpio_command(self, verb: str, name: str) -> str | None:
+        n = self._gpio_index(name)
+        if n is None:
+            return None
+        if verb in ("set", "clear"):
+            self.gpio_outputs[n] = verb == "set"
+            return None
+        if verb == "read":  # the pin becomes an input and is read
+            self.gpio_outputs.pop(n, None)
+            return "1" if self.gpio_inputs.get(n, False) else "0"
         return None
 
     def _relay_command(self, args: list[str]) -> str | None:

@@ -198,3 +198,42 @@ def test_cable_pulled_then_reconnects(relays, served):
         relays.relay_on(2)
     relays.relay_on(2)
     assert relays.states()[2]
+
+
+# ------------------------------------------------------------------ GPIO and ADC
+@pytest.fixture
+def small_module(world):
+    return NumatoRelayEmulator(world, relay_count=4)
+
+
+def test_gpio_outputs_and_inputs(small_module):
+    assert small_module.feed(b"gpio set 2\r") == reply(b"gpio set 2")
+    assert small_module.gpio_outputs == {2: True}
+    assert small_module.feed(b"gpio clear 2\r") == reply(b"gpio clear 2")
+    assert small_module.gpio_outputs == {2: False}
+    small_module.gpio_inputs[1] = True
+    assert small_module.feed(b"gpio read 1\r") == reply(b"gpio read 1", b"1")
+    assert small_module.feed(b"gpio read 2\r") == reply(b"gpio read 2", b"0")
+    assert 2 not in small_module.gpio_outputs  # read makes it an input
+    assert small_module.feed(b"gpio set 4\r") == reply(b"gpio set 4")  # no GPIO 4: nothing
+    assert small_module.gpio_outputs == {}
+
+
+def test_adc_read_is_ten_bit(small_module):
+    small_module.analog_inputs_V[0] = 2.5
+    assert small_module.feed(b"adc read 0\r") == reply(b"adc read 0", b"512")
+    small_module.analog_inputs_V[3] = 7.0  # clipped at the 5 V reference
+    assert small_module.feed(b"adc read 3\r") == reply(b"adc read 3", b"1023")
+    assert small_module.feed(b"adc read 4\r") == reply(b"adc read 4")
+
+
+def test_modules_without_gpio_treat_them_as_unknown(module):
+    assert module.gpio_count == 0
+    assert module.feed(b"gpio set 0\r") == reply(b"gpio set 0")
+    assert module.feed(b"adc read 0\r") == reply(b"adc read 0")
+    assert module.feed(b"info\r") == reply(b"info")  # unknown to the firmware: echo and prompt only
+
+
+def test_id_set_needs_exactly_eight_characters(module):
+    assert module.feed(b"id set abc\r") == reply(b"id set abc")
+    assert module.feed(b"id get\r") == reply(b"id get", b"00000000")
