@@ -121,7 +121,9 @@ class _Node:
         cut = 0
         while cut < len(word) and not word[cut].islower():
             cut += 1
-        self.short = word[:cut].upper() or word.upper()
+        digits = len(word) - len(word.rstrip("0123456789"))
+        tail = word[len(word) - digits:] if digits and cut < len(word) - digits else ""
+        self.short = (word[:cut] + tail).upper() or word.upper()  # "CALCulate3" -> "CALC3"
         self.long = word.upper()
         self.optional = optional
         self.suffixes = suffixes

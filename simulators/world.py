@@ -427,10 +427,10 @@ class World:
         )
         return emission * drift * self._transmission(GUN_ELECTRODES, energy, t)
 
-    def faraday_current_A(self) -> float:
-        """Picoammeter reading on the Faraday cup: electrons arrive, so negative."""
+    def faraday_current_A(self, t: float | None = None) -> float:
+        """Picoammeter reading on the Faraday cup at ``t`` (default now): electrons arrive, so negative."""
         with self.lock:
-            i = self.beam_current_A()
+            i = self.beam_current_A(t)
             noisy = -i * (1 + self.config.picoammeter_noise * self.rng.standard_normal()) + 2e-14 * self.rng.standard_normal()
             return self._reading("beam_current", noisy)
 
