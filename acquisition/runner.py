@@ -321,10 +321,14 @@ class Runner:
 
     def wait_paused(self, reason: str) -> None:
         """Stay paused (channeltron HV stays on, gas keeps flowing) until resume or abort."""
-        self._set_state(RunState.PAUSED)
+        with self._cond:
+            # the request and the state together: a resume sent as soon as PAUSED is
+            # seen must not be overwritten by a request raised after it
+            self._pause_requested = True
+            self._state = RunState.PAUSED
+            self._cond.notify_all()
         self.bus.emit(Paused(self.clock.now(), self.utc(), reason))
         with self._cond:
-            self._pause_requested = True
             while self._pause_requested and self._abort_requested is None:
                 self._cond.wait(timeout=0.5)  # waiting for a person, not for experiment time
         self.check_abort()
