@@ -25,23 +25,36 @@ Instrument roles are fixed names (:data:`ROLE_MODELS`); high-voltage modules
 instrument table other than ``model``, ``address``, ``visa_backend`` and ``timeout_s``
 are model options (:data:`MODEL_OPTIONS`), passed unchanged to the driver constructor.
 
-The reading machinery (:class:`Reader`, :class:`Table`) is shared with
-:mod:`acquisition.plans`.
+The checking toolkit (:class:`~acquisition.tomlcheck.Reader`, ``Table``, the error
+type) is :mod:`acquisition.tomlcheck`, shared with :mod:`acquisition.plans`; this
+module is the apparatus schema.  A section's allowed keys and its optional keys'
+defaults come from its dataclass below.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import logging
 import math
 import re
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from acquisition.tomlcheck import (
+    MISSING,
+    ConfigError,
+    ConfigIssue,
+    Reader,
+    Table,
+    default_of,
+    is_number,
+    keys_of,
+    one_of,
+    plain_data,
+    read_source,
+    show,
+    suggestion,
+)
 from drivers import MODELS as DRIVER_MODELS
 from drivers import driver_class
 from drivers.transport import is_visa_address
@@ -67,384 +80,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-# ====================================================================== errors
-
-
-class _Missing:
-    """Marker for "the key is absent" (distinct from any TOML value)."""
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-    def __reduce__(self):
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-#: default= marker for "this key must be present"
-REQUIRED: Any = object()
-
-
-def show(value: Any, limit: int = 70) -> str:
-    """A short TOML-like rendering of a value for an error message."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, float):
-        text = repr(value)
-    elif isinstance(value, Mapping):
-        text = "{" + ", ".join(f"{k} = {show(v, limit)}" for k, v in value.items()) + "}"
-    elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(show(v, limit) for v in value) + "]"
-    else:
-        text = str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    """One problem: where (key path), what was found (value) and what is allowed."""
-
-    key: str
-    value: Any
-    allowed: str
-
-    def line(self, source: str) -> str:
-        if not self.key:  # the file as a whole (unreadable, not TOML)
-            return f"{source}: {self.allowed}"
-        if self.value is MISSING:
-            return f"{source}: {self.key}: missing; {self.allowed}"
-        return f"{source}: {self.key} = {show(self.value)}: {self.allowed}"
-
-
-class ConfigError(ValueError):
-    """Invalid configuration: every problem of one file, one per line.
-
-    ``source`` is the file (or ``"<string>"``), ``issues`` the problems, each with
-    ``key``, ``value`` and ``allowed``.
-    """
-
-    def __init__(self, source: str | Path, issues: Iterable[ConfigIssue]) -> None:
-        self.source = str(source)
-        self.issues = tuple(issues)
-        super().__init__("\n".join(issue.line(self.source) for issue in self.issues))
-
-    @classmethod
-    def single(cls, source: str | Path, key: str, value: Any, allowed: str) -> ConfigError:
-        return cls(source, [ConfigIssue(key, value, allowed)])
-
-    def __reduce__(self):
-        return (type(self), (self.source, self.issues))
-
-
-def suggestion(name: str, candidates: Iterable[str]) -> str:
-    """``"did you mean 'x'? "`` for the closest candidate, or ``""``."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}? " if close else ""
-
-
-def one_of(candidates: Iterable[str]) -> str:
-    return ", ".join(repr(c) for c in candidates)
-
-
-# ====================================================================== reading
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def key_path(parent: str, key: str) -> str:
-    """Dotted key path as TOML spells it (keys with dots or spaces quoted)."""
-    part = key if _BARE_KEY.match(key) else json.dumps(key)
-    return f"{parent}.{part}" if parent else part
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-class Reader:
-    """Collects the problems of one file; see :class:`Table` for the typed getters."""
-
-    def __init__(self, source: str | Path) -> None:
-        self.source = str(source)
-        self.issues: list[ConfigIssue] = []
-
-    def error(self, key: str, value: Any, allowed: str) -> None:
-        self.issues.append(ConfigIssue(key, value, allowed))
-
-    def parse(self, text: str) -> Table | None:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            self.error("", MISSING, f"not valid TOML: {exc}")
-            return None
-        return Table(self, data, "")
-
-    def raise_if_errors(self) -> None:
-        if self.issues:
-            raise ConfigError(self.source, self.issues)
-
-
-class Table:
-    """A TOML table at ``path`` inside a file, with validating getters.
-
-    Getters return ``None`` after recording an issue (or when an optional key is
-    absent with ``default=None``), so that validation goes on and every problem of the
-    file is reported at once.
-    """
-
-    def __init__(
-        self, reader: Reader, data: Mapping[str, Any], path: str, allowed: Iterable[str] | None = None
-    ) -> None:
-        self.reader = reader
-        self.data = data
-        self.path = path
-        if allowed is not None:
-            self.reject_unknown(allowed)
-
-    # -------------------------------------------------------------- structure
-    def key(self, name: str) -> str:
-        return key_path(self.path, name)
-
-    def has(self, name: str) -> bool:
-        return name in self.data
-
-    def keys(self) -> list[str]:
-        return list(self.data)
-
-    def error(self, name: str, value: Any, allowed: str) -> None:
-        self.reader.error(self.key(name), value, allowed)
-
-    def reject_unknown(self, allowed: Iterable[str], what: str = "key") -> None:
-        allowed = list(allowed)
-        absent = [a for a in allowed if a not in self.data]
-        for name, value in self.data.items():
-            if name not in allowed:
-                # a misspelt key usually stands for one that is absent: suggest those first
-                hint = suggestion(name, absent) or suggestion(name, allowed)
-                self.error(name, value, f"unknown {what}; {hint}allowed: {one_of(allowed) or 'none'}")
-
-    def _get(self, name: str, default: Any, what: str) -> Any:
-        if name in self.data:
-            return self.data[name]
-        if default is REQUIRED:
-            self.error(name, MISSING, f"required ({what})")
-        return MISSING
-
-    def table(
-        self, name: str, allowed: Iterable[str] | None = None, *, required: bool = True, what: str = "a table"
-    ) -> Table | None:
-        value = self.data.get(name, MISSING)
-        if value is MISSING:
-            if required:
-                self.error(name, MISSING, f"required ({what})")
-            return None
-        if not isinstance(value, dict):
-            self.error(name, value, f"must be a table ({what})")
-            return None
-        return Table(self.reader, value, self.key(name), allowed)
-
-    def subtables(self, what: str) -> dict[str, Table]:
-        """Every entry of this table, each of which must itself be a table."""
-        out = {}
-        for name, value in self.data.items():
-            if isinstance(value, dict):
-                out[name] = Table(self.reader, value, self.key(name))
-            else:
-                self.error(name, value, f"must be a table ({what})")
-        return out
-
-    # -------------------------------------------------------------- scalars
-    def number(
-        self,
-        name: str,
-        *,
-        default: Any = REQUIRED,
-        gt: float | None = None,
-        ge: float | None = None,
-        lt: float | None = None,
-        le: float | None = None,
-        what: str = "",
-    ) -> float | None:
-        """A finite number (int or float) within the given bounds."""
-        allowed = _bounds_text("a number", gt, ge, lt, le, what)
-        value = self._get(name, default, allowed)
-        if value is MISSING:
-            return None if default is REQUIRED else default
-        if not _number_ok(value, gt, ge, lt, le):
-            self.error(name, value, f"must be {allowed}")
-            return None
-        return float(value)
-
-    def integer(
-        self,
-        name: str,
-        *,
-        default: Any = REQUIRED,
-        ge: int | None = None,
-        lt: int | None = None,
-        le: int | None = None,
-        what: str = "",
-    ) -> int | None:
-        allowed = _bounds_text("an integer", None, ge, lt, le, what)
-        value = self._get(name, default, allowed)
-        if value is MISSING:
-            return None if default is REQUIRED else default
-        if not (isinstance(value, int) and not isinstance(value, bool)) or not _number_ok(value, None, ge, lt, le):
-            self.error(name, value, f"must be {allowed}")
-            return None
-        return int(value)
-
-    def string(
-        self, name: str, *, default: Any = REQUIRED, choices: Sequence[str] | None = None, what: str = ""
-    ) -> str | None:
-        if choices is not None:
-            allowed = f"one of {one_of(choices)}"
-        else:
-            allowed = "a non-empty string" + (f" ({what})" if what else "")
-        value = self._get(name, default, allowed)
-        if value is MISSING:
-            return None if default is REQUIRED else default
-        if not isinstance(value, str) or not value.strip():
-            self.error(name, value, f"must be {allowed}")
-            return None
-        if choices is not None and value not in choices:
-            self.error(name, value, f"{suggestion(value, choices)}must be {allowed}")
-            return None
-        return value
-
-    def text(self, name: str, *, default: Any = REQUIRED) -> str | None:
-        """Free text (may be empty)."""
-        value = self._get(name, default, "a string")
-        if value is MISSING:
-            return None if default is REQUIRED else default
-        if not isinstance(value, str):
-            self.error(name, value, "must be a string")
-            return None
-        return value
-
-    def boolean(self, name: str, *, default: Any = REQUIRED) -> bool | None:
-        value = self._get(name, default, "true or false")
-        if value is MISSING:
-            return None if default is REQUIRED else default
-        if not isinstance(value, bool):
-            self.error(name, value, "must be true or false")
-            return None
-        return value
-
-    # -------------------------------------------------------------- lists
-    def number_list(
-        self,
-        name: str,
-        *,
-        default: Any = REQUIRED,
-        gt: float | None = None,
-        ge: float | None = None,
-        lt: float | None = None,
-        le: float | None = None,
-        increasing: bool = False,
-        unique: bool = False,
-        length: int | None = None,
-        what: str = "",
-    ) -> tuple[float, ...] | None:
-        """A non-empty list of finite numbers; element problems are reported as ``key[i]``."""
-        element = _bounds_text("a number", gt, ge, lt, le, "")
-        allowed = f"a non-empty list of numbers, each {element}"
-        if increasing:
-            allowed += ", strictly increasing"
-        elif unique:
-            allowed += ", no duplicates"
-        if length is not None:
-            allowed += f", {length} entries"
-        if what:
-            allowed += f" ({what})"
-        value = self._get(name, default, allowed)
-        if value is MISSING:
-            return None if default is REQUIRED else default
-        if not isinstance(value, list) or not value:
-            self.error(name, value, f"must be {allowed}")
-            return None
-        ok = True
-        for i, item in enumerate(value):
-            if not _number_ok(item, gt, ge, lt, le):
-                self.reader.error(f"{self.key(name)}[{i}]", item, f"must be {element}")
-                ok = False
-        if not ok:
-            return None
-        numbers = tuple(float(v) for v in value)
-        if length is not None and len(numbers) != length:
-            self.error(
-                name, value, f"must have {length} entries{(' (' + what + ')') if what else ''}, not {len(numbers)}"
-            )
-            return None
-        if increasing:
-            for i in range(1, len(numbers)):
-                if numbers[i] <= numbers[i - 1]:
-                    self.reader.error(
-                        f"{self.key(name)}[{i}]",
-                        value[i],
-                        f"must be greater than the previous entry {show(value[i - 1])} (strictly increasing)",
-                    )
-                    ok = False
-        elif unique:
-            seen: dict[float, int] = {}
-            for i, v in enumerate(numbers):
-                if v in seen:
-                    self.reader.error(
-                        f"{self.key(name)}[{i}]", value[i], f"duplicate of entry [{seen[v]}]; no duplicates allowed"
-                    )
-                    ok = False
-                seen.setdefault(v, i)
-        return numbers if ok else None
-
-
-def _number_ok(value: Any, gt, ge, lt, le) -> bool:
-    if not _is_number(value) or not math.isfinite(value):
-        return False
-    return (
-        (gt is None or value > gt)
-        and (ge is None or value >= ge)
-        and (lt is None or value < lt)
-        and (le is None or value <= le)
-    )
-
-
-def _bounds_text(kind: str, gt, ge, lt, le, what: str) -> str:
-    parts = []
-    if gt is not None:
-        parts.append(f"> {show(gt)}")
-    if ge is not None:
-        parts.append(f">= {show(ge)}")
-    if lt is not None:
-        parts.append(f"< {show(lt)}")
-    if le is not None:
-        parts.append(f"<= {show(le)}")
-    text = kind + (" " + " and ".join(parts) if parts else "")
-    return text + (f" ({what})" if what else "")
-
-
-def read_source(path: str | Path) -> tuple[Path, str]:
-    """Read a config file, turning OS and encoding errors into :class:`ConfigError`."""
-    path = Path(path)
-    try:
-        return path, path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError.single(path, "", MISSING, f"cannot read the file: {exc}") from exc
-
-
-def plain_data(value: Any) -> Any:
-    """Plain data (dict, list, str, int, float, bool, None) for a run file."""
-    if isinstance(value, Mapping):
-        return {str(k): plain_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain_data(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 # ====================================================================== the apparatus
@@ -519,7 +154,6 @@ def driver_default(model: str, option: str) -> Any:
     return parameter.default
 
 
-_COMMON_INSTRUMENT_KEYS = ("model", "address", "visa_backend", "timeout_s")
 _DEFAULT_HV_CHANNELS = 8
 _DEFAULT_RELAY_COUNT = 8
 
@@ -630,7 +264,7 @@ class TuneTable:
 
     def allows(self, energy_eV: float) -> bool:
         """True if :meth:`potentials_at` can give potentials for ``energy_eV``."""
-        if not _is_number(energy_eV) or not math.isfinite(energy_eV):
+        if not is_number(energy_eV) or not math.isfinite(energy_eV):
             return False
         if self.mode == "exact":
             return self._row(energy_eV) is not None
@@ -785,17 +419,11 @@ class ApparatusConfig:
 
 # ====================================================================== parsing
 
-_TOP_KEYS = (
-    "instruments",
-    "electrodes",
-    "tune",
-    "detector",
-    "beam",
-    "gas_line",
-    "gases",
-    "interlocks",
-    "effective_volume",
-)
+#: keys every instrument table has; the rest are its model's options
+_COMMON_INSTRUMENT_KEYS = keys_of(InstrumentConfig, exclude=("name", "options"))
+
+#: the sections of an apparatus file: the fields of ApparatusConfig that come from it
+_TOP_KEYS = keys_of(ApparatusConfig, exclude=("source", "text"))
 
 
 def load_apparatus(path: str | Path) -> ApparatusConfig:
@@ -913,7 +541,7 @@ def _instrument(name: str, t: Table) -> InstrumentConfig | None:
     if address is not None and not address_ok(address):
         t.error("address", address, _ADDRESS_HELP)
         address = None
-    backend = t.string("visa_backend", default="@py")
+    backend = t.string("visa_backend", default=default_of(InstrumentConfig, "visa_backend"))
     if backend is not None and "@" not in backend:
         t.error(
             "visa_backend",
@@ -921,7 +549,7 @@ def _instrument(name: str, t: Table) -> InstrumentConfig | None:
             "must be a pyvisa backend: '@py' (pyvisa-py), '@ivi' (vendor VISA) or 'file.yaml@sim'",
         )
         backend = None
-    timeout_s = t.number("timeout_s", default=None, gt=0, le=600, what="seconds")
+    timeout_s = t.number("timeout_s", default=default_of(InstrumentConfig, "timeout_s"), gt=0, le=600, what="seconds")
     options: dict[str, Any] = {}
     for option, (kind, bounds, what) in known_options.items():
         if not t.has(option):
@@ -941,7 +569,6 @@ def _instrument(name: str, t: Table) -> InstrumentConfig | None:
     )
 
 
-_ELECTRODE_KEYS = ("module", "channel", "min_V", "max_V", "ramp_V_per_s", "tolerance_V")
 
 
 def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[str, ElectrodeConfig]:
@@ -954,7 +581,7 @@ def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[s
     out: dict[str, ElectrodeConfig] = {}
     used: dict[tuple[str, int], str] = {}
     for name, t in section.subtables("an electrode: module, channel, min_V, max_V, ramp_V_per_s").items():
-        t.reject_unknown(_ELECTRODE_KEYS)
+        t.reject_unknown(keys_of(ElectrodeConfig))
         module = t.string("module", what=f"an {HV_MODEL!r} instrument")
         if module is not None and module not in modules:
             if declared is None or (module in declared and module not in instruments):
@@ -983,7 +610,7 @@ def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[s
             t.error("max_V", max_V, f"must be greater than min_V = {show(min_V)}")
             max_V = None
         ramp = t.number("ramp_V_per_s", gt=0)
-        tolerance = t.number("tolerance_V", default=0.5, gt=0)
+        tolerance = t.number("tolerance_V", default=default_of(ElectrodeConfig, "tolerance_V"), gt=0)
         if module is not None:
             limit = modules[module].option("max_voltage_V")
             for key, v in (("min_V", min_V), ("max_V", max_V)):
@@ -1007,17 +634,7 @@ def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[s
 
 
 def _detector(root: Table, electrodes: dict[str, ElectrodeConfig], declared: list[str] | None) -> DetectorConfig | None:
-    t = root.table(
-        "detector",
-        (
-            "channeltron_electrode",
-            "channeltron_V",
-            "dead_time_s",
-            "dead_time_model",
-            "max_loss_fraction",
-            "linear_limit_cps",
-        ),
-    )
+    t = root.table("detector", keys_of(DetectorConfig))
     if t is None:
         return None
     name = t.string("channeltron_electrode", what="an electrode name")
@@ -1036,9 +653,10 @@ def _detector(root: Table, electrodes: dict[str, ElectrodeConfig], declared: lis
         volts = None
     # 1e-5 s: a dead time in seconds never gets near that; 50 written for 50 ns does
     dead = t.number("dead_time_s", ge=0, lt=1e-5, what="seconds, e.g. 50e-9 for 50 ns")
-    model = t.string("dead_time_model", default="nonparalyzable", choices=("nonparalyzable", "paralyzable"))
-    loss = t.number("max_loss_fraction", default=0.10, gt=0, lt=1)
-    linear = t.number("linear_limit_cps", default=1.0e5, gt=0)
+    model = t.string("dead_time_model", default=default_of(DetectorConfig, "dead_time_model"),
+                     choices=("nonparalyzable", "paralyzable"))
+    loss = t.number("max_loss_fraction", default=default_of(DetectorConfig, "max_loss_fraction"), gt=0, lt=1)
+    linear = t.number("linear_limit_cps", default=default_of(DetectorConfig, "linear_limit_cps"), gt=0)
     if None in (name, volts, dead, model, loss, linear):
         return None
     return DetectorConfig(name, volts, dead, model, loss, linear)
@@ -1052,7 +670,7 @@ def _tune(
     detector: DetectorConfig | None,
     source: str,
 ) -> TuneTable | None:
-    t = root.table("tune", ("mode", "energies_eV", "potentials"))
+    t = root.table("tune", keys_of(TuneTable, exclude=("source",)))
     if t is None:
         return None
     mode = t.string("mode", default="interpolate", choices=("interpolate", "exact"))
@@ -1112,9 +730,7 @@ def _tune(
 
 
 def _beam(root: Table, instruments: dict[str, InstrumentConfig]) -> BeamConfig | None:
-    t = root.table(
-        "beam", ("filament_current_A", "filament_voltage_limit_V", "filament_step_A", "filament_step_delay_s")
-    )
+    t = root.table("beam", keys_of(BeamConfig))
     if t is None:
         return None
     supply = instruments.get("filament")
@@ -1126,8 +742,8 @@ def _beam(root: Table, instruments: dict[str, InstrumentConfig]) -> BeamConfig |
     voltage = t.number(
         "filament_voltage_limit_V", gt=0, le=max_V, what="max_voltage_V of the filament supply" if max_V else ""
     )
-    step = t.number("filament_step_A", default=0.05, gt=0)
-    delay = t.number("filament_step_delay_s", default=1.0, ge=0)
+    step = t.number("filament_step_A", default=default_of(BeamConfig, "filament_step_A"), gt=0)
+    delay = t.number("filament_step_delay_s", default=default_of(BeamConfig, "filament_step_delay_s"), ge=0)
     if current is not None and step is not None and step > current:
         t.error("filament_step_A", step, f"must be <= filament_current_A = {show(current)}")
         step = None
@@ -1137,9 +753,7 @@ def _beam(root: Table, instruments: dict[str, InstrumentConfig]) -> BeamConfig |
 
 
 def _gas_line(root: Table, instruments: dict[str, InstrumentConfig]) -> GasLineConfig | None:
-    t = root.table(
-        "gas_line", ("needle_relay", "side_leak_relay", "settle_s", "chamber_gauge_channel", "needle_gauge_channel")
-    )
+    t = root.table("gas_line", keys_of(GasLineConfig))
     if t is None:
         return None
     valves = instruments.get("valves")
@@ -1154,9 +768,11 @@ def _gas_line(root: Table, instruments: dict[str, InstrumentConfig]) -> GasLineC
     if needle is not None and side is not None and needle == side:
         t.error("side_leak_relay", side, f"must differ from needle_relay = {needle}")
         side = None
-    settle = t.number("settle_s", default=5.0, ge=0)
-    chamber = t.integer("chamber_gauge_channel", default=1, ge=1, le=2, what="TPG 362 channel")
-    needle_ch = t.integer("needle_gauge_channel", default=2, ge=1, le=2, what="TPG 362 channel")
+    settle = t.number("settle_s", default=default_of(GasLineConfig, "settle_s"), ge=0)
+    chamber = t.integer("chamber_gauge_channel", default=default_of(GasLineConfig, "chamber_gauge_channel"),
+                        ge=1, le=2, what="TPG 362 channel")
+    needle_ch = t.integer("needle_gauge_channel", default=default_of(GasLineConfig, "needle_gauge_channel"),
+                          ge=1, le=2, what="TPG 362 channel")
     if chamber is not None and needle_ch is not None and chamber == needle_ch:
         t.error("needle_gauge_channel", needle_ch, f"must differ from chamber_gauge_channel = {chamber}")
         needle_ch = None
@@ -1171,11 +787,11 @@ def _gases(root: Table, base: Path, check_paths: bool = True) -> dict[str, GasCo
         return {}
     out = {}
     for name, t in section.subtables("a gas: molar_mass_g_mol, kinetic_diameter_nm").items():
-        t.reject_unknown(("molar_mass_g_mol", "kinetic_diameter_nm", "dcs_table"))
+        t.reject_unknown(keys_of(GasConfig))
         mass = t.number("molar_mass_g_mol", gt=1, lt=2000, what="g/mol")
         # kinetic diameters of gases are 0.2-1 nm; 3.4 means Angstrom was written
         diameter = t.number("kinetic_diameter_nm", gt=0.1, lt=2, what="nm, e.g. 0.340 for argon")
-        table = t.string("dcs_table", default=None, what="path of a DCS CSV file")
+        table = t.string("dcs_table", default=default_of(GasConfig, "dcs_table"), what="path of a DCS CSV file")
         path = None
         if table is not None:
             path = (base / table).resolve()
@@ -1194,18 +810,7 @@ def _gases(root: Table, base: Path, check_paths: bool = True) -> dict[str, GasCo
 
 
 def _interlocks(root: Table) -> InterlockConfig | None:
-    t = root.table(
-        "interlocks",
-        (
-            "chamber_max_mbar",
-            "chamber_resume_mbar",
-            "needle_max_mbar",
-            "needle_resume_mbar",
-            "beam_min_A",
-            "beam_resume_A",
-            "wait_after_recovery_s",
-        ),
-    )
+    t = root.table("interlocks", keys_of(InterlockConfig))
     if t is None:
         return None
     chamber_max = t.number("chamber_max_mbar", gt=0)
@@ -1220,7 +825,7 @@ def _interlocks(root: Table) -> InterlockConfig | None:
     beam_resume = t.number(
         "beam_resume_A", gt=beam_min if beam_min else 0, what="above beam_min_A: hysteresis" if beam_min else ""
     )
-    wait = t.number("wait_after_recovery_s", default=30.0, ge=0)
+    wait = t.number("wait_after_recovery_s", default=default_of(InterlockConfig, "wait_after_recovery_s"), ge=0)
     values = (chamber_max, chamber_resume, needle_max, needle_resume, beam_min, beam_resume, wait)
     if None in values:
         return None
@@ -1228,7 +833,7 @@ def _interlocks(root: Table) -> InterlockConfig | None:
 
 
 def _effective_volume(root: Table) -> EffectiveVolume | None:
-    t = root.table("effective_volume", ("angles_deg", "factors"), required=False)
+    t = root.table("effective_volume", keys_of(EffectiveVolume), required=False)
     if t is None:
         return None
     angles = t.number_list("angles_deg", ge=0, le=180, increasing=True, what="degrees")

@@ -39,13 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import (
+from .config import ApparatusConfig, driver_default
+from .tomlcheck import (
     MISSING,
-    ApparatusConfig,
     ConfigError,
     Reader,
     Table,
-    driver_default,
+    default_of,
+    keys_of,
     one_of,
     plain_data,
     read_source,
@@ -272,9 +273,8 @@ class Plan:
 
 # ====================================================================== parsing
 
-_TOP_KEYS = ("metadata", "scan", "counting", "background", "settle")
-_SCAN_KEYS = ("gas", "energies_eV", "angles_deg", "sweeps", "order", "alternate_angles")
-_COUNTING_KEYS = ("dwell_s", "background_dwell_s", "target_precision", "max_time_s", "subgate_s")
+#: the sections of a plan: the fields of Plan that come from the file
+_TOP_KEYS = keys_of(Plan, exclude=("source", "text"))
 
 
 def load_plan(path: str | Path, apparatus: ApparatusConfig | None = None) -> Plan:
@@ -304,27 +304,27 @@ def parse_plan(text: str, source: str = "<string>", apparatus: ApparatusConfig |
 
 
 def _metadata(root: Table) -> Metadata | None:
-    t = root.table("metadata", ("sample", "operator", "notes"), what="sample, operator, notes")
+    t = root.table("metadata", keys_of(Metadata), what="sample, operator, notes")
     if t is None:
         return None
     sample = t.string("sample", what="what is in the gas line")
-    operator = t.text("operator", default="")
-    notes = t.text("notes", default="")
+    operator = t.text("operator", default=default_of(Metadata, "operator"))
+    notes = t.text("notes", default=default_of(Metadata, "notes"))
     if None in (sample, operator, notes):
         return None
     return Metadata(sample, operator, notes)
 
 
 def _scan(root: Table) -> tuple[ScanConfig | None, Table | None]:
-    t = root.table("scan", _SCAN_KEYS)
+    t = root.table("scan", keys_of(ScanConfig))
     if t is None:
         return None, None
     gas = t.string("gas", what="a gas of the apparatus file")
     energies = t.number_list("energies_eV", gt=0, unique=True, what="eV, measured in this order")
     angles, angles_table = _angles(t)
-    sweeps = t.integer("sweeps", default=1, ge=1)
-    order = t.string("order", default="energy-major", choices=ORDERS)
-    alternate = t.boolean("alternate_angles", default=True)
+    sweeps = t.integer("sweeps", default=default_of(ScanConfig, "sweeps"), ge=1)
+    order = t.string("order", default=default_of(ScanConfig, "order"), choices=ORDERS)
+    alternate = t.boolean("alternate_angles", default=default_of(ScanConfig, "alternate_angles"))
     if None in (gas, energies, angles, sweeps, order, alternate):
         return None, angles_table
     return ScanConfig(gas, energies, angles, sweeps, order, alternate), angles_table
@@ -379,7 +379,7 @@ def _whole_subgates(t: Table, name: str, length_s: float | None, subgate_s: floa
 
 
 def _counting(root: Table) -> CountingConfig | None:
-    t = root.table("counting", _COUNTING_KEYS)
+    t = root.table("counting", keys_of(CountingConfig))
     if t is None:
         return None
     subgate = t.number("subgate_s", gt=0, what="seconds per sub-gate")
@@ -418,10 +418,10 @@ def _counting(root: Table) -> CountingConfig | None:
 
 
 def _background(root: Table) -> BackgroundConfig | None:
-    t = root.table("background", ("mode", "n"), required=False)
+    t = root.table("background", keys_of(BackgroundConfig), required=False)
     if t is None:
         return BackgroundConfig()
-    mode = t.string("mode", default="every", choices=BACKGROUND_MODES)
+    mode = t.string("mode", default=default_of(BackgroundConfig, "mode"), choices=BACKGROUND_MODES)
     if mode == "every_nth":
         n = t.integer("n", ge=1, what="background at angle indices 0, n, 2n, ... and the last")
         return None if n is None else BackgroundConfig(mode, n)
@@ -432,7 +432,7 @@ def _background(root: Table) -> BackgroundConfig | None:
 
 
 def _settle(root: Table) -> SettleConfig | None:
-    t = root.table("settle", ("energy_s", "angle_s", "gas_s"), required=False)
+    t = root.table("settle", keys_of(SettleConfig), required=False)
     if t is None:
         return SettleConfig()
     energy = t.number("energy_s", default=SettleConfig.energy_s, ge=0, what="seconds after an energy change")
