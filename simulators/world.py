@@ -144,6 +144,11 @@ class WorldConfig:
     gain_sag_power: float = 6.0
     dead_time_s: float = 50e-9
     dead_time_model: str = "nonparalyzable"  # or "paralyzable"
+    # channeltron pulses at the counter input: negative, Gaussian heights; the counted
+    # rate is that of the pulses beyond the reference discriminator level
+    cem_pulse_height_V: float = 0.05
+    cem_pulse_sigma_V: float = 0.015
+    cem_discriminator_V: float = 0.01
     # goniometer
     goniometer_speed_deg_s: float = 5.0
     goniometer_travel_deg: tuple[float, float] = (-10.0, 170.0)
@@ -531,6 +536,21 @@ class World:
         """Pulses above the discriminator: the channeltron gain sags at high rate."""
         cfg = self.config
         return n_true / (1 + (n_true / cfg.gain_sag_rate_cps) ** cfg.gain_sag_power)
+
+    def pulse_fraction(self, level_V: float) -> float:
+        """Fraction of the counted pulses that cross a counter threshold at ``level_V``.
+
+        The pulses are negative: a level at or above 0 V is never crossed; a level
+        between 0 V and the reference discriminator crosses no more pulses than are
+        counted (the world has no noise or small pulses below it)."""
+        if level_V >= 0.0:
+            return 0.0
+        cfg = self.config
+
+        def beyond(v: float) -> float:
+            return 0.5 * math.erfc((v - cfg.cem_pulse_height_V) / (cfg.cem_pulse_sigma_V * math.sqrt(2.0)))
+
+        return min(1.0, beyond(-level_V) / beyond(cfg.cem_discriminator_V))
 
     def counted_rate(self, n_detected: float) -> float:
         """What the counter records after the chain's dead time."""

@@ -276,3 +276,174 @@ def test_infinite_gate_closes_on_abort(counter, world, clock, monkeypatch):
     ask(counter, "ABOR")
     assert ask(counter, "FETC?") == "+4.20000000000000E+001"
     assert windows == [(0.0, 3.0)]
+
+
+# ------------------------------------------------------------------ SCPI paths
+def test_relative_headers_follow_the_path(counter):
+    ask(counter, "TRIG:SOUR BUS;COUN 2;DEL 0.5")
+    assert ask(counter, "TRIG:SOUR?;COUN?;DEL?") == "BUS;+2;+5.00000000000000E-001"
+    ask(counter, "CONF:TOT:TIM 1;SAMP:COUN 2")  # SAMP:COUN under CONF:TOT: not a header
+    assert errors(counter) == ['-113,"Undefined header"']
+    assert ask(counter, "SAMP:COUN?") == "+1"
+
+
+# ------------------------------------------------------------------ inputs
+def test_input_defaults_and_round_trips(counter):
+    assert ask(counter, "INP:COUP?;IMP?;RANG?;PROB?") == (
+        "AC;+1.00000000000000E+006;+5.00000000000000E+000;+1"
+    )
+    assert ask(counter, "INP:LEV:AUTO?;:INP:LEV:REL?;:INP:SLOP?;NREJ?;FILT?") == "1;+50;POS;0;0"
+    ask(counter, "INP2:COUP DC;IMP 50;RANG 50;PROB 10")
+    assert ask(counter, "INPUT2:COUPLING?;IMPEDANCE?;RANGE?;PROBE?") == (
+        "DC;+5.00000000000000E+001;+5.00000000000000E+001;+10"
+    )
+    assert ask(counter, "INP1:COUP?") == "AC"  # channel 1 untouched
+    ask(counter, "INP:IMP 1 MOHM")  # IEEE 488.2: MOHM is mega-ohm
+    assert ask(counter, "INP:IMP?;IMP? MIN") == "+1.00000000000000E+006;+5.00000000000000E+001"
+    ask(counter, "INP:LEV:REL 33")
+    assert ask(counter, "INP:LEV:REL?") == "+35"  # 5 % resolution
+    ask(counter, "INP3:COUP AC")
+    ask(counter, "INP:PROB 3")
+    assert errors(counter) == ['-114,"Header suffix out of range"', '-224,"Illegal parameter value"']
+    ask(counter, "*RST")
+    assert ask(counter, "INP2:COUP?;IMP?") == "AC;+1.00000000000000E+006"
+
+
+def test_absolute_threshold_turns_auto_level_off_and_is_range_checked(counter):
+    ask(counter, "INP:LEV -50 MV;SLOP NEG")
+    assert ask(counter, "INP:LEV?;:INP:LEV:AUTO?;:INP:SLOP?") == "-5.00000000000000E-002;0;NEG"
+    ask(counter, "INP:LEV 6")
+    assert errors(counter) == ['-222,"Data out of range"']
+    ask(counter, "INP:RANG 50;LEV 6")
+    assert ask(counter, "INP:LEV?") == "+6.00000000000000E+000"
+    assert errors(counter) == []
+
+
+def test_auto_level_reports_its_threshold(counter, world):
+    beam_on(world)
+    cfg = world.config
+    peak = cfg.cem_pulse_height_V + 3 * cfg.cem_pulse_sigma_V
+    assert float(ask(counter, "INP:LEV?")) == pytest.approx(-0.5 * peak)
+    assert float(ask(counter, "INP:LEV:PTP?")) == pytest.approx(peak)
+    ask(counter, "INP:LEV:REL 20;:INP:LEV:AUTO ONCE")
+    assert ask(counter, "INP:LEV:AUTO?") == "0"
+    assert float(ask(counter, "INP:LEV?")) == pytest.approx(-0.8 * peak)
+
+
+@pytest.mark.parametrize("setup, level", [
+    ("INP:LEV -0.02", -0.02),
+    ("INP:LEV -0.05", -0.05),
+    ("INP:LEV -0.08", -0.08),
+])
+def test_discriminator_level_thins_the_counts(counter, world, monkeypatch, setup, level):
+    record_windows(world, monkeypatch, counts=100_000)
+    ask(counter, "CONF:TOT:TIM 1,(@1)")
+    ask(counter, setup)
+    n = float(ask(counter, "READ?"))
+    p = world.pulse_fraction(level)
+    assert 0.0 < p < 1.0 or level == -0.02
+    assert n == pytest.approx(100_000 * p, abs=5 * math.sqrt(100_000 * p * (1 - p)) + 1)
+
+
+def test_discriminator_above_the_baseline_or_behind_the_filter_counts_nothing(counter, world, monkeypatch):
+    record_windows(world, monkeypatch, counts=100_000)
+    ask(counter, "CONF:TOT:TIM 1,(@1);:INP:LEV 0.1")
+    assert float(ask(counter, "READ?")) == 0.0  # the pulses are negative
+    ask(counter, "INP:LEV -0.02;FILT ON")
+    assert float(ask(counter, "READ?")) == 0.0  # 10 ns pulses shrink to a fraction of a mV
+    ask(counter, "INP:LEV:AUTO ON")
+    assert float(ask(counter, "READ?")) == 100_000.0
+    ask(counter, "INP:LEV -0.02;FILT OFF;:CONF:TOT:TIM 1")  # CONFigure turns auto-level back on
+    assert ask(counter, "INP:LEV:AUTO?") == "1"
+
+
+# ------------------------------------------------------------------ triggers and gates
+def test_trigger_delay_and_bus_triggers(counter, world, clock, monkeypatch):
+    windows = record_windows(world, monkeypatch)
+    ask(counter, "CONF:TOT:TIM 0.5,(@1);:SAMP:COUN 2;:TRIG:COUN 2;SOUR BUS;DEL 1")
+    ask(counter, "*TRG")
+    assert errors(counter) == ['-211,"Trigger ignored"']  # not initiated
+    ask(counter, "INIT")
+    assert ask(counter, "STAT:OPER:COND?") == "+32"  # waiting for trigger
+    clock.advance(2.0)
+    ask(counter, "*TRG")
+    assert ask(counter, "STAT:OPER:COND?") == "+16"  # measuring
+    clock.advance(1.2)
+    ask(counter, "*TRG")  # the first burst is still going: ignored
+    clock.advance(0.8)
+    ask(counter, "*TRG")
+    clock.advance(2.0)
+    assert len(unblock(ask(counter, "R?"))) == 4
+    assert windows == [(3.0, 3.5), (3.5, 4.0), (5.0, 5.5), (5.5, 6.0)]
+    assert errors(counter) == ['-211,"Trigger ignored"']
+
+
+def test_immediate_trigger_delay_spaces_the_bursts(counter, world, clock, monkeypatch):
+    windows = record_windows(world, monkeypatch)
+    ask(counter, "CONF:TOT:TIM 1,(@1);:TRIG:COUN 2;DEL 0.5")
+    ask(counter, "INIT")
+    clock.advance(10.0)
+    ask(counter, "FETC?")
+    assert windows == [(0.5, 1.5), (2.0, 3.0)]
+
+
+def test_advanced_gate_start_delay_and_hold_time(counter, world, clock, monkeypatch):
+    windows = record_windows(world, monkeypatch)
+    ask(counter, "CONF:TOT:TIM 1,(@1);:TOT:GATE:SOUR ADV")
+    ask(counter, "GATE:STAR:SOUR IMM;DEL:SOUR TIME;TIME 0.25")
+    ask(counter, "GATE:STOP:SOUR IMM;HOLD:SOUR TIME;TIME 0.5")
+    assert ask(counter, "GATE:STAR:DEL:TIME?;:GATE:STOP:HOLD:TIME?") == "+2.50000000000000E-001;+5.00000000000000E-001"
+    ask(counter, "SAMP:COUN 2;:INIT")
+    clock.advance(5.0)
+    ask(counter, "FETC?")
+    assert windows == [(0.25, 0.75), (1.0, 1.5)]
+    ask(counter, "TOT:GATE:SOUR EXT;:INIT")
+    clock.advance(5.0)
+    assert ask(counter, "R?") == "#10"  # no gate signal is connected
+    assert errors(counter) == []
+
+
+def test_continuous_totalize_and_the_running_count(counter, world, clock, monkeypatch):
+    monkeypatch.setattr(world, "detector_counts", lambda t0, t1: int(round(1000 * (t1 - t0))))
+    ask(counter, "CONF:TOT:CONT (@2)")
+    assert ask(counter, "CONF?") == '"TOT:CONT (@2)"'
+    ask(counter, "INIT")
+    clock.advance(2.0)
+    assert ask(counter, "TOT:DATA?") == "+2.00000000000000E+003"
+    clock.advance(3.0)
+    assert ask(counter, "SENS:TOT:DATA?") == "+5.00000000000000E+003"
+    clock.advance(1.0)
+    ask(counter, "ABOR")
+    assert ask(counter, "FETC?") == "+6.00000000000000E+003"
+    assert ask(counter, "TOT:DATA?") == "+6.00000000000000E+003"
+
+
+def test_configure_query_measure_and_version(counter, clock):
+    assert ask(counter, "CONF?") == '"TOT:TIM +1.00000000000000E-001,(@1)"'
+    ask(counter, "CONF:TOT:TIM 100 MS,(@2)")
+    assert ask(counter, "CONF?") == '"TOT:TIM +1.00000000000000E-001,(@2)"'
+    assert READING.match(ask(counter, "MEAS:TOT:TIM? 0.5,(@1)"))
+    assert clock.now() == pytest.approx(0.5)
+    assert ask(counter, "SYST:VERS?") == "1994.0"
+    assert ask(counter, "TOT:GATE:TIME? MAX;TIME? MIN") == "+1.00000000000000E+003;+1.00000000000000E-006"
+
+
+# ------------------------------------------------------------------ status
+def test_status_byte_operation_register_and_opc(counter, clock):
+    assert ask(counter, "*ESR?") == "+128"
+    assert ask(counter, "*STB?") == "+0"
+    ask(counter, "STAT:OPER:ENAB 16;:CONF:TOT:TIM 1;:INIT")
+    assert ask(counter, "*STB?") == "+128"  # measuring, enabled into the status byte
+    ask(counter, "*OPC")
+    assert ask(counter, "*ESR?") == "+0"
+    assert ask(counter, "*OPC?") == "1"  # waits on the clock for the gate
+    assert clock.now() == pytest.approx(1.0)
+    # OPC; the latched "measuring" event keeps OPER summary, MAV while the reply is pending
+    assert ask(counter, "*ESR?;*STB?") == "+1;+144"
+    assert ask(counter, "STAT:OPER?;*STB?") == "+16;+16"  # cleared by the read; MAV: its reply waits
+    ask(counter, "BOGUS")
+    assert ask(counter, "*STB?") == "+4"  # EAV
+    ask(counter, "*ESE 32;*SRE 32")
+    assert ask(counter, "*STB?") == "+100"  # ESB + MSS + EAV
+    ask(counter, "*CLS")
+    assert ask(counter, "*STB?") == "+0"
