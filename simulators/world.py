@@ -208,6 +208,11 @@ class HVChannel:
         return self.set_V if (self.on and not self.emergency_off) else 0.0
 
     def voltage(self, t: float) -> float:
+        """Output voltage: the ramp, held where the load draws the current limit (CC)."""
+        limit = self.current_limit_A * self.load_ohm
+        return max(-limit, min(limit, self._ramp_voltage(t)))
+
+    def _ramp_voltage(self, t: float) -> float:
         goal = self._goal()
         step = self.ramp_V_per_s * max(0.0, t - self._t0)
         if abs(goal - self._v0) <= step:
@@ -215,7 +220,7 @@ class HVChannel:
         return self._v0 + math.copysign(step, goal - self._v0)
 
     def is_ramping(self, t: float) -> bool:
-        return self.voltage(t) != self._goal()
+        return self._ramp_voltage(t) != self._goal()
 
     def settles_at(self) -> float:
         """Time at which the present ramp ends (the past if it has)."""
@@ -226,8 +231,9 @@ class HVChannel:
     def current(self, t: float) -> float:
         return self.voltage(t) / self.load_ohm
 
-    def _rebase(self, t: float) -> None:
-        self._v0 = self.voltage(t)
+    def _rebase(self, t: float, clamped: bool = True) -> None:
+        # a ramp starts from the output as it is (held at the current limit in CC)
+        self._v0 = self.voltage(t) if clamped else self._ramp_voltage(t)
         self._t0 = t
         if self.on_change is not None:
             self.on_change()
@@ -243,6 +249,11 @@ class HVChannel:
     def set_ramp(self, volts_per_s: float, t: float) -> None:
         self._rebase(t)
         self.ramp_V_per_s = float(volts_per_s)
+
+    def set_current_limit(self, amps: float, t: float) -> None:
+        """Iset: above it the output holds the voltage at which the load draws it."""
+        self._rebase(t, clamped=False)  # a raised limit lets the output back to the ramp at once
+        self.current_limit_A = abs(float(amps))
 
     def trip(self, t: float) -> None:
         """Emergency off: output to 0 V at once, until cleared."""

@@ -159,3 +159,129 @@ def test_line_endings_and_partial_input(gun):
     gun.feed(b":READ:MOD:")
     gun.on_connect()  # a new connection drops the half line
     assert gun.feed(b"*OPC?\r\n") == b"1\r\n"
+
+
+@pytest.fixture
+def det(world):
+    return IsegHVEmulator(world, "hv_detector")
+
+
+def test_instruction_set_and_common_commands(gun):
+    assert ask(gun, "*INSTR?") == b"EDCP\r\n"
+    assert ask(gun, "*LLO;*GTL;*OPC?") == b"1\r\n"
+    assert ask(gun, ":READ:FIRM:REL?") == b"5.26\r\n"
+
+
+def test_current_set_value_limits_the_current(det, world, clock):
+    ask(det, ":VOLT 2500,(@0);:VOLT ON,(@0)")
+    clock.advance(20.0)
+    assert world.electrode_voltage("channeltron") == 2500.0
+    rate = world.measured_rate()
+    ask(det, ":CURR 1E-6,(@0)")  # 1 uA into the 100 MOhm channeltron: 100 V at most
+    assert ask(det, ":READ:CURR? (@0)") == b"1.00000E-06A\r\n"
+    assert ask(det, ":MEAS:VOLT? (@0);:MEAS:CURR? (@0)") == b"1.00000E+02V;1.00000E-06A\r\n"
+    assert int(ask(det, ":READ:CHAN:STAT? (@0)")) == 8 | 64  # on, constant current
+    assert world.electrode_voltage("channeltron") == pytest.approx(100.0)
+    assert world.measured_rate() < 1e-3 * rate  # far below the plateau: the channeltron stops counting
+    ask(det, ":CURR 2E-3,(@0)")
+    assert ask(det, ":MEAS:VOLT? (@0)") == b"2.50000E+03V\r\n"
+    assert int(ask(det, ":READ:CHAN:STAT? (@0)")) == 8 | 128  # back to constant voltage
+
+
+def test_current_beyond_nominal_is_an_input_error(det, world):
+    ask(det, ":CURR 5E-4,(@1)")
+    ask(det, ":CURR 3E-3,(@1)")  # the 4 kV module has 2 mA
+    assert ask(det, ":READ:CHAN:STAT? (@1)") == b"4\r\n"
+    assert world.hv["hv_detector"][1].current_limit_A == 5e-4
+    ask(det, "*RST")
+    assert ask(det, ":READ:CURR? (@1)") == b"2.00000E-03A\r\n"  # *RST: Iset = Inom
+
+
+def test_read_backs(gun):
+    ask(gun, ":VOLT:BOUNDS 5,(@2);:CURR:BOU 1E-6,(@2)")
+    assert ask(gun, ":READ:VOLT:LIM? (@2);:READ:VOLT:NOM? (@2);:READ:VOLT:MODE? (@2)") == (
+        b"1.00000E+03V;1.00000E+03V;1.00000E+03V\r\n"
+    )
+    assert ask(gun, ":READ:VOLT:MODE:LIST? (@2);:READ:VOLT:BOU? (@2)") == b"1.00000E+03V;5.00000E+00V\r\n"
+    assert ask(gun, ":READ:CURR:LIM? (@2);NOM? (@2);MODE? (@2);BOU? (@2)") == (
+        b"1.00000E-03A;1.00000E-03A;1.00000E-03A;1.00000E-06A\r\n"
+    )
+    assert ask(gun, ":READ:VOLT:LIM?;:READ:CURR:LIM?") == b"1.000E+02%;1.000E+02%\r\n"  # the module
+    assert ask(gun, ":READ:VOLT:ON? (@2);EMCY? (@2)") == b"0;0\r\n"
+    assert ask(gun, ":READ:RAMP:VOLT? (@2);:READ:RAMP:VOLT:MIN? (@2);MAX? (@2)") == (
+        b"5.000E+01V/s;4.000E-01V/s;1.000E+02V/s\r\n"
+    )
+    assert ask(gun, ":READ:RAMP:CURR?;:CONF:RAMP:CURR 2;:READ:RAMP:CURR? (@2)") == b"5.000E+00%/s;2.000E-05A/s\r\n"
+    assert ask(gun, ":READ:MOD:TEMP?") == b"3.20000E+01C\r\n"
+    assert ask(gun, ":READ:MOD:SUPP? (@0);:READ:MOD:SUPP:N24V?;:READ:MOD:SUPPLY:P3V?") == (
+        b"2.40000E+01V;-2.40000E+01V;3.30000E+00V\r\n"
+    )
+    assert ask(gun, ":CONF:OUTP:MODE? (@2);MODE:LIST? (@2);:CONF:OUTP:POL:LIST? (@2)") == b"1;1;p,n\r\n"
+    assert ask(gun, ":CONF:AVER?;:CONF:KILL?;:CONF:ADJ?") == b"64;0;1\r\n"
+    changes = int(ask(gun, ":READ:MOD:SETVALUE?"))
+    ask(gun, ":VOLT 10,(@3)")
+    assert int(ask(gun, ":READ:MOD:SETVALUE?")) == changes + 1
+
+
+def test_polarity_of_a_bipolar_channel(gun, world):
+    ask(gun, ":VOLT 40,(@1);:CONF:OUTP:POL n,(@1)")
+    assert ask(gun, ":READ:VOLT? (@1);:CONF:OUTP:POL? (@1)") == b"-4.00000E+01V;n\r\n"
+    ask(gun, ":VOLT ON,(@1);:CONF:OUTP:POL p,(@1)")  # not while on
+    assert int(ask(gun, ":READ:CHAN:STAT? (@1)")) & 4
+    assert world.hv["hv_gun"][1].set_V == -40.0
+
+
+def test_channel_events_latch_and_clear(gun, clock):
+    ask(gun, ":VOLT 100,(@0);:VOLT ON,(@0)")
+    assert ask(gun, ":READ:CHAN:EV:STAT? (@0)") == b"0\r\n"  # ramping
+    clock.advance(5.0)
+    assert ask(gun, ":READ:CHAN:EV:STAT? (@0)") == b"144\r\n"  # end of ramp, constant voltage
+    ask(gun, ":VOLT OFF,(@0)")
+    clock.advance(5.0)
+    assert ask(gun, ":READ:CHAN:EVENT:STATUS? (@0)") == b"152\r\n"  # + on to off
+    ask(gun, ":EVENT 16,(@0)")  # a one clears that bit
+    assert ask(gun, ":READ:CHAN:EV:STAT? (@0)") == b"136\r\n"
+    ask(gun, ":EVENT CLEAR,(@0)")
+    assert ask(gun, ":READ:CHAN:EV:STAT? (@0)") == b"0\r\n"
+    ask(gun, ":VOLT 2000,(@0)")  # refused: input error, latched as an event too
+    assert ask(gun, ":READ:CHAN:EV:STAT? (@0)") == b"4\r\n"
+
+
+def test_event_masks_reach_the_module_status(gun, clock):
+    ask(gun, ":EVENT:MASK 8,(@4);:CONF:EVENT:CHANMASK 16")
+    assert ask(gun, ":READ:CHAN:EV:MASK? (@4);:READ:MOD:EV:CHANMASK?") == b"8;16\r\n"
+    ask(gun, ":VOLT 10,(@4);:VOLT ON,(@4)")
+    clock.advance(1.0)
+    ask(gun, ":VOLT OFF,(@4)")
+    assert ask(gun, ":READ:MOD:EV:CHANSTAT?") == b"16\r\n"  # channel 4 went from on to off
+    assert int(ask(gun, ":READ:MOD:STAT?")) & 1 << 11  # Is Event Active
+    ask(gun, "*CLS")
+    assert ask(gun, ":READ:MOD:EV:CHANSTAT?") == b"0\r\n"
+
+
+def test_kill_enable_trips_a_channel_at_its_current_limit(det, world, clock):
+    ask(det, ":VOLT 2500,(@0);:VOLT ON,(@0)")
+    clock.advance(20.0)
+    ask(det, ":CONF:KILL 1")
+    assert int(ask(det, ":READ:MOD:STAT?")) & 1 << 15  # Is Kill Enable
+    ask(det, ":CURR 1E-6,(@0)")
+    status = int(ask(det, ":READ:CHAN:STAT? (@0)"))
+    assert status & 1 << 13 and not status & 8  # Is Current Trip, off
+    assert world.electrode_voltage("channeltron") == 0.0  # shut down without ramp
+    ask(det, ":CURR 2E-3,(@0);:VOLT ON,(@0)")  # refused until the trip is cleared
+    assert int(ask(det, ":READ:CHAN:STAT? (@0)")) & 4
+    ask(det, ":EVENT CLEAR,(@0);:VOLT ON,(@0)")
+    assert int(ask(det, ":READ:CHAN:STAT? (@0)")) & (8 | 1 << 13) == 8
+
+
+def test_delayed_trip_ramps_down_after_the_trip_time(det, world, clock):
+    ask(det, ":VOLT 2500,(@0);:VOLT ON,(@0)")
+    clock.advance(20.0)
+    ask(det, ":CONF:TRIP:ACTION 1,(@0);TIME 500,(@0)")  # relative header: :CONF:TRIP:TIME
+    assert ask(det, ":CONF:TRIP:ACT? (@0);TIME? (@0)") == b"1;500ms\r\n"
+    ask(det, ":CURR 2E-5,(@0)")  # 2 kV at 20 uA
+    assert int(ask(det, ":READ:CHAN:STAT? (@0)")) == 8 | 64
+    clock.advance(0.6)
+    status = int(ask(det, ":READ:CHAN:STAT? (@0)"))
+    assert status & 1 << 13 and status & 16  # tripped, ramping down
+    assert 1000.0 < world.electrode_voltage("channeltron") < 2000.0
