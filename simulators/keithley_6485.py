@@ -59,6 +59,7 @@ CONFigure[:CURRent[:DC]], CONFigure?                           yes      "CURR:DC
 ARM[:SEQ1][:LAY1]:SOURce <name>[?], :COUNt <n>[?], :TIMer[?]   yes
 TRIGger[:SEQ1]:SOURce <name>[?], :COUNt <n>[?], :DELay <n>[?],  yes      DEL:AUTO stored only
 :DELay:AUTO <b>[?], TRIGger:CLEar
+TRIG/ARM :OUTPut, :ILINe, :OLINe [?] (trigger link)            stored   nothing connected
 TRACe:CLEar, :POINts[?], :POINts:ACTual?, :FEED[?],            yes
 :FEED:CONTrol[?], :TSTamp:FORMat[?], :DATA?
 CALCulate3:FORMat[?], CALCulate3:DATA?                         yes      buffer statistics
@@ -306,6 +307,16 @@ class Keithley6485Emulator(ScpiEmulator):
         self.command(trig + ":DELay:AUTO", setter("trigger_delay_auto"))
         self.command(trig + ":DELay:AUTO?", flag("trigger_delay_auto"))
         self.command("TRIGger:CLEar", self._no_params(lambda: None))
+        # trigger link lines (rear panel): stored, nothing is connected to them
+        self.command(trig + ":OUTPut", lambda a: setattr(self, "trigger_output", self.choice(a, {"SENSe": "SENS", "NONE": "NONE"})))
+        self.command(trig + ":OUTPut?", self._no_params(lambda: self.trigger_output))
+        self.command(arm + ":OUTPut", lambda a: setattr(self, "arm_output", self.choice(a, {"TEXit": "TEX", "TENTer": "TENT", "NONE": "NONE"})))
+        self.command(arm + ":OUTPut?", self._no_params(lambda: self.arm_output))
+        for layer, prefix in (("trigger", trig), ("arm", arm)):
+            for line in ("ILINe", "OLINe"):
+                attr = f"{layer}_{line.lower()[:4]}"
+                self.command(f"{prefix}:{line}", lambda a, attr=attr: setattr(self, attr, int(self.numeric(self.single(a), low=1, high=6, default=1))))
+                self.command(f"{prefix}:{line}?", self._no_params(lambda attr=attr: str(getattr(self, attr))))
         # --- buffer
         self.command("TRACe:CLEar", self._no_params(self._clear_trace))
         self.command("TRACe:POINts", lambda a: setattr(self, "trace_points", int(self.numeric(
@@ -381,6 +392,8 @@ class Keithley6485Emulator(ScpiEmulator):
         self.arm_source, self.arm_count, self.arm_timer_s = "IMM", 1, 0.1
         self.trigger_source, self.trigger_count = "IMM", 1
         self.trigger_delay_s, self.trigger_delay_auto = 0.0, False
+        self.trigger_output, self.arm_output = "NONE", "NONE"
+        self.trigger_ilin, self.trigger_olin, self.arm_ilin, self.arm_olin = 1, 2, 1, 2
 
     def _nplc_max(self) -> float:
         return 6.0 if self.line_frequency == 60 else 5.0

@@ -348,3 +348,15 @@ def test_error_queue_holds_ten(pa):
     replies = [pa.feed(b"SYST:ERR?\n") for _ in range(11)]
     assert replies[:9] == [b'-113,"Undefined header"\n'] * 9
     assert replies[9:] == [b'-350,"Queue overflow"\n', b'0,"No error"\n']
+
+
+def test_pymeasure_6487_trigger_setups(pa):
+    # what pymeasure's Keithley 6487 class sends; the 6485's trigger layer has no BUS source
+    script(pa, [(b":ARM:SOUR IMM;:TRIG:SOUR IMM;\n", b""), (b":TRIG:COUNT?\n", b"1\n")])
+    script(pa, [(b":ARM:COUN 2;:TRIG:COUN 3\n", b""), (b":ARM:COUN INF;:TRIG:COUN INF\n", b"")])
+    script(pa, [(b":TRAC:FEED:CONT NEV\n", b""), (b":TRIG:OUTP NONE\n", b""), (b":TRIG:OUTP?;OLIN?\n", b"NONE;2\n")])
+    script(pa, [(b":ARM:SOUR TLIN;:TRIG:SOUR TLIN;:ARM:ILIN 3;:TRIG:ILIN 3;\n", b""), (b"ARM:ILIN?;:TRIG:ILIN?\n", b"3;3\n")])
+    script(pa, [(b":SENS:AVER:TCON REP;:SENS:AVER:COUNT 10;:SENS:AVER ON\n", b""),
+                (b":SENS:AVER:TCON?;:SENS:AVER:COUNT?;:SENS:AVER?\n", b"REP;10;1\n")])
+    script(pa, [(b":SYST:AZER:STAT?;:SYST:LFR?;:DISP:ENAB?\n", b"1;60;1\n"), (b"SYST:ERR?\n", b'0,"No error"\n')])
+    script(pa, [(b":ARM:COUN 1;:ARM:SOUR BUS;:TRIG:SOUR BUS;\n", b""), (b"SYST:ERR?\n", b'-224,"Illegal parameter value"\n')])

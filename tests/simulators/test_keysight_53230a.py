@@ -447,3 +447,14 @@ def test_status_byte_operation_register_and_opc(counter, clock):
     assert ask(counter, "*STB?") == "+100"  # ESB + MSS + EAV
     ask(counter, "*CLS")
     assert ask(counter, "*STB?") == "+0"
+
+
+def test_a_lab_scripts_input_setup_is_accepted(counter):
+    # the input setup public lab scripts send to a 53220A/53230A before counting
+    for line in ("*RST; *CLS", ":INP:IMP 1E6", ":INP:LEV:AUTO ON", ":INP:COUP DC",
+                 "INPut1:COUPling DC", "INP1:RANG 50", "INPut1:PROBe 10", "INP:LEV .9", "SAMP:COUN 1"):
+        ask(counter, line)
+    assert errors(counter) == []
+    assert ask(counter, "INP:COUP?;RANG?;PROB?;LEV?;LEV:AUTO?") == (
+        "DC;+5.00000000000000E+001;+10;+9.00000000000000E-001;0"
+    )
