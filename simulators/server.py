@@ -36,7 +36,6 @@ __all__ = [
     "StatusRegister",
     "SCPI_ERRORS",
     "parse_header",
-    "scpi_pattern",
     "split_parameters",
     "Faults",
     "InstrumentServer",
@@ -193,28 +192,6 @@ def _match(nodes, mnemonics, strict: bool, i: int = 0, j: int = 0, found: tuple 
     if node.optional:
         return _match(nodes, mnemonics, strict, i + 1, j, found + ((1,) if node.suffixes else ()))
     return None
-
-
-def scpi_pattern(header: str) -> str:
-    """Regex for a header in the manual's mixed case (kept for callers that want a regex).
-
-    ``"CONFigure:TOTalize:TIMed"`` accepts ``CONF:TOT:TIM`` and
-    ``CONFIGURE:TOTALIZE:TIMED``; ``[:SOURce]`` parts are optional.  The emulators
-    themselves match with :func:`parse_header` nodes, which also know numeric suffixes.
-    """
-    out = ":?"
-    first = True
-    for node in parse_header(header):
-        rest = node.long[len(node.short):]
-        word = re.escape(node.short) + (f"(?:{re.escape(rest)})?" if rest else "")
-        if node.suffixes:
-            word += r"\d*"
-        if node.optional:
-            out += f"(?:{word}:)?" if first else f"(?::{word})?"
-        else:
-            out += word if first else ":" + word
-            first = False
-    return out
 
 
 def split_program_message(line: str) -> list[str]:
