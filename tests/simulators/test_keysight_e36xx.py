@@ -405,3 +405,26 @@ def test_e3634a_ranges_and_reset():
             (b"VOLT:RANG HIGH;:VOLT? MAX;:CURR? MAX\n", b"+5.15000000E+01;+4.12000000E+00\n"),
         ],
     )
+
+
+def test_python_ivi_style_lowercase_long_forms(psu, world):
+    # the exchanges python-ivi's Agilent E3600 driver makes, less its multi-output INST:NSEL
+    script(
+        psu,
+        [
+            (b":source:current:level 2.200000e+00\n", b""),
+            (b":source:current:level?\n", b"+2.20000000E+00\n"),
+            (b":source:voltage:level 2.000000e+00\n", b""),
+            (b":source:current:protection:state 1\n", b""),
+            (b":source:current:protection:state?\n", b"1\n"),
+            (b":source:voltage:protection:level max\n", b""),
+            (b":source:voltage:protection:level?\n", b"+2.20000000E+01\n"),
+            (b":output:state 1\n", b""),
+            (b":output:state?\n", b"1\n"),
+            (b":measure:current?\n", b"+2.20000000E+00\n"),
+            (b":measure:voltage?\n", b"+1.21000000E+00\n"),
+            (b"*TST?\n", b"+0\n"),
+            (b":system:error?\n", b'+0,"No error"\n'),
+        ],
+    )
+    assert world.filament_current_A() == pytest.approx(2.2)
