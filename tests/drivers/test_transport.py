@@ -97,3 +97,29 @@ def test_a_driver_on_visa_gets_a_typed_timeout_naming_the_command(trickler):
         assert info.value.command == "Q?" and "trickle probe" in str(info.value)
     finally:
         inst.close()
+
+
+@pytest.mark.timeout(30)
+def test_the_generic_visa_path_reads_replies_and_times_out_on_silence(world, serve, monkeypatch):
+    # sessions other than a pyvisa-py raw socket (GPIB, USB, serial, a vendor VISA) read through VISA
+    from drivers.transport import VisaTransport
+    from simulators.server import ScpiEmulator
+
+    class Answers(ScpiEmulator):
+        identity = "xbeam,generic path,0,0"
+
+        def __init__(self, world):
+            super().__init__(world)
+            self.command("A?", lambda a: "alpha")
+
+    monkeypatch.setattr(VisaTransport, "_raw_socket", lambda self: None)
+    server = serve(Answers(world))
+    inst = Probe(server.visa_address, timeout_s=0.3)
+    try:
+        assert inst.ask("A?") == "alpha"
+        server.faults.inject("silence")
+        with pytest.raises(InstrumentTimeout):
+            inst.ask("A?")
+        assert inst.ask("A?") == "alpha"
+    finally:
+        inst.close()
