@@ -133,7 +133,7 @@ class KeysightE36xx(SCPIInstrument):
 
     @voltage_range.setter
     def voltage_range(self, value: str) -> None:
-        self._voltage_range = value
+        self._voltage_range = _known_range(self, value, "voltage_range")
 
     def __init__(
         self,
