@@ -14,6 +14,14 @@ hold the instrument lock (the engine thread and a GUI monitor may share a driver
 the traffic at DEBUG, translate library faults into :mod:`drivers.errors` naming the
 instrument, address, command and reply, and reopen a dropped connection on the next
 call.  Validators run before anything is sent.
+
+Replies are data from a wire, never trusted as they come: every number goes through
+:func:`parse_float` (finite decimals only: no ``nan``, ``inf``, ``1e999``, ``1_0``) or
+a stricter parser of the model's own format, and any parser failure is a typed
+:class:`~drivers.errors.GarbledReply`.  The driver remembers the value it last
+commanded per setting (:meth:`Instrument.commanded`); a ramp starts from that, with
+the device's readback as a check (:meth:`Instrument.ramp_start`), not from the
+readback alone.
 """
 
 from __future__ import annotations
