@@ -123,7 +123,8 @@ class Apparatus:
         self.valves = drivers["valves"]
         self.hv_modules = {n: d for n, d in drivers.items() if config.instruments[n].model == "iseg_hv"}
         self.energy_eV: float | None = None
-        self.angle_deg: float | None = None
+        self.angle_deg: float | None = None  #: the nominal angle the analyzer was last sent to
+        self.angle_readback_deg: float | None = None  #: where the controller said it stopped
         self.gas_path: str | None = None
         det = config.detector
         self._cem_name = det.channeltron_electrode
@@ -144,9 +145,17 @@ class Apparatus:
         (zero check off, range, integration).  Moves and heats nothing."""
         self.picoammeter.configure_for_beam()
 
+    def refresh_states(self) -> None:
+        """Ask every instrument again for the state its driver remembers (the 6485's zero
+        check, the gauge unit): at the start of every run and resume, the instruments
+        may have been power-cycled or touched since the last one."""
+        for driver in self.drivers.values():
+            driver.refresh_state()
+
     def prepare(self) -> None:
         """Bring the apparatus up for a run: monitors configured, goniometer referenced,
         filament heated in steps, channeltron on its plateau."""
+        self.refresh_states()
         self.configure_monitors()
         state = self.goniometer.state()
         if not state.referenced:
@@ -176,20 +185,25 @@ class Apparatus:
         self.energy_eV = float(energy_eV)
 
     def move_to(self, angle_deg: float) -> float:
-        """Turn the analyzer to ``angle_deg``; returns the readback."""
-        readback = self.goniometer.move_to(angle_deg)
-        self.angle_deg = float(angle_deg)
+        """Turn the analyzer to ``angle_deg``; returns the position the controller
+        reports at the end of the move (a miss beyond the driver's tolerance raises).
+
+        ``angle_deg`` becomes the nominal angle of the scan and ``angle_readback_deg``
+        the measured one, which the gates record."""
+        self.angle_deg = self.angle_readback_deg = None  # unknown until the move has ended well
+        readback = float(self.goniometer.move_to(angle_deg))
+        self.angle_deg, self.angle_readback_deg = float(angle_deg), readback
         return readback
 
     def home(self) -> None:
         """Reference the goniometer (a home search unless it is referenced already)."""
         self.goniometer.home()
-        self.angle_deg = None
+        self.angle_deg = self.angle_readback_deg = None
 
     def stop_motion(self) -> None:
         """Stop the goniometer where it is; the angle is unknown until the next move."""
         self.goniometer.stop()
-        self.angle_deg = None
+        self.angle_deg = self.angle_readback_deg = None
 
     def ramp_filament(self, current_A: float) -> float:
         """Filament current to ``current_A`` in the configured steps; returns the readback."""

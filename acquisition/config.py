@@ -128,6 +128,7 @@ MODEL_OPTIONS: dict[str, dict[str, tuple[str, dict[str, float], str]]] = {
         "backlash_deg": ("number", {"ge": 0}, "every angle is approached from this far below"),
         "poll_interval_s": ("number", {"gt": 0}, "status polling period while moving"),
         "move_timeout_s": ("number", {"gt": 0}, "a move taking longer is an error"),
+        "position_tolerance_deg": ("number", {"gt": 0}, "a move ending farther from its target is a fault"),
     },
     "keysight_53230a": {
         "channel": ("int", {"ge": 1, "le": 2}, "counter input"),
@@ -305,6 +306,9 @@ class DetectorConfig:
     dead_time_model: str = "nonparalyzable"  #: or "paralyzable"
     max_loss_fraction: float = 0.10  #: dead-time loss above which a point is flagged
     linear_limit_cps: float = 1.0e5  #: raw rate above which the channeltron gain sags
+    #: relative sub-gate scatter beyond Poisson that still counts as a steady rate (beam
+    #: and gas fluctuations the monitors do not follow); a gate beyond it is counted again
+    steady_rate_tolerance: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -657,9 +661,11 @@ def _detector(root: Table, electrodes: dict[str, ElectrodeConfig], declared: lis
                      choices=("nonparalyzable", "paralyzable"))
     loss = t.number("max_loss_fraction", default=default_of(DetectorConfig, "max_loss_fraction"), gt=0, lt=1)
     linear = t.number("linear_limit_cps", default=default_of(DetectorConfig, "linear_limit_cps"), gt=0)
-    if None in (name, volts, dead, model, loss, linear):
+    steady = t.number("steady_rate_tolerance", default=default_of(DetectorConfig, "steady_rate_tolerance"),
+                      ge=0, lt=1, what="relative scatter, e.g. 0.01")
+    if None in (name, volts, dead, model, loss, linear, steady):
         return None
-    return DetectorConfig(name, volts, dead, model, loss, linear)
+    return DetectorConfig(name, volts, dead, model, loss, linear, steady)
 
 
 def _tune(

@@ -559,6 +559,61 @@ def short_term_stability(subgate_counts: Any, subgate_s: Any) -> tuple[Any, Any]
     return _out(np.asarray(chi2, dtype=float), scalar), _out(np.asarray(excess, dtype=float), scalar)
 
 
+def subgate_dispersion(counts: Any, weights: Any = None, *, rel_tolerance: float = 0.0) -> tuple[float, int]:
+    """How far the sub-gate counts of one gate are from a steady rate: ``(chi2, dof)``.
+
+    A steady rate gives each sub-gate ``e_i = N w_i / sum(w)`` expected counts (``N`` the
+    gate's total, ``w_i`` the beam current during sub-gate ``i``: the rate follows the
+    beam; equal weights without one).  ``chi2 = sum (c_i - e_i)^2 / var_i`` with
+    ``var_i = e_i + (rel_tolerance e_i)^2``: Poisson, plus the relative scatter the
+    apparatus is allowed beyond it.  ``dof = k - 1`` for ``k`` sub-gates (the total is
+    fitted).  Fewer than two sub-gates, or no counts, give ``(0.0, 0)``: nothing to test.
+
+    A burst of gas inside one sub-gate (an 11x outlier) gives a chi2 of thousands; the
+    monitors read between sub-gates would not see it.
+    """
+    c = [float(x) for x in counts]
+    k = len(c)
+    total = sum(c)
+    if k < 2 or total <= 0:
+        return 0.0, 0
+    w = [1.0] * k if weights is None else [float(x) for x in weights]
+    if len(w) != k:
+        raise ValueError(f"{k} sub-gate counts but {len(w)} weights")
+    w_total = sum(w)
+    if not (w_total > 0 and all(x > 0 and math.isfinite(x) for x in w)):
+        w, w_total = [1.0] * k, float(k)  # an unreadable beam current: test against a flat rate
+    chi2 = 0.0
+    for ci, wi in zip(c, w):
+        e = total * wi / w_total
+        chi2 += (ci - e) ** 2 / (e + (rel_tolerance * e) ** 2)
+    return chi2, k - 1
+
+
+_STEADY_LIMITS: dict[tuple[int, float], float] = {}
+
+
+def steady_limit(dof: int, false_alarm: float) -> float:
+    """The chi2 a steady gate exceeds with probability ``false_alarm`` (cached per dof)."""
+    key = (dof, false_alarm)
+    limit = _STEADY_LIMITS.get(key)
+    if limit is None:
+        from scipy.special import chdtri  # inverse of the chi2 survival function
+
+        limit = _STEADY_LIMITS[key] = float(chdtri(dof, false_alarm))
+    return limit
+
+
+def is_steady(counts: Any, weights: Any = None, *, rel_tolerance: float = 0.0,
+              false_alarm: float = 1e-4) -> tuple[bool, float]:
+    """Whether a gate's sub-gates are consistent with a steady rate at the given false-alarm
+    probability, and its reduced chi2 (``nan`` when there is nothing to test)."""
+    chi2, dof = subgate_dispersion(counts, weights, rel_tolerance=rel_tolerance)
+    if dof == 0:
+        return True, math.nan
+    return chi2 <= steady_limit(dof, false_alarm), chi2 / dof
+
+
 def normalise_per_energy(values: Any, sigmas: Any, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """Scale each set of relative DCS to unit (unweighted) mean along ``axis``, for shape comparison.
 

@@ -46,6 +46,7 @@ class PointFlag(IntFlag):
     BACKGROUND_INTERPOLATED = 8  #: no background at this angle: taken from neighbours
     REDONE = 16  #: measured again after a suspension, pause or device error
     LOW_BEAM = 32  #: beam current below the interlock threshold at some monitor reading
+    UNSTEADY = 64  #: sub-gate counts inconsistent with a steady rate (a burst inside a sub-gate), still after a re-count
 
     @property
     def saturated(self) -> bool:
@@ -71,7 +72,11 @@ class Gate:
     beam_current_after_A: float
     needle_mbar: float  #: gas-line pressure behind the needle, mean of before/after
     chamber_mbar: float
-    angle_readback_deg: float
+    angle_readback_deg: float  #: the goniometer's position as the controller reported it after the move
+    #: chi2 per degree of freedom of the sub-gate counts against a steady rate scaled by
+    #: the beam current (nan: fewer than two sub-gates); see counting.subgate_dispersion
+    subgate_chi2: float = float("nan")
+    steady: bool = True  #: False: still inconsistent after being counted again
 
     @property
     def rate_cps(self) -> float:

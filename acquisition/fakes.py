@@ -39,6 +39,8 @@ class FakeApparatus:
         self.rng = np.random.default_rng(seed) if poisson else None
         self.energy_eV: float | None = None
         self.angle_deg: float | None = None
+        self.angle_readback_deg: float | None = None
+        self.angle_offset_deg = 0.0  #: where the fake stage stops relative to the target
         self.gas_path: str | None = None
         self.channeltron_is_on = False
         self.monitor_hook = None  # callable(MonitorReading) -> MonitorReading, to script faults
@@ -60,18 +62,19 @@ class FakeApparatus:
     def move_to(self, angle_deg: float) -> float:
         self._log(f"angle {angle_deg:g}")
         self.angle_deg = float(angle_deg)
-        return self.angle_deg
+        self.angle_readback_deg = self.angle_deg + self.angle_offset_deg
+        return self.angle_readback_deg
 
     def configure_monitors(self) -> None:
         self._log("configure monitors")
 
     def home(self) -> None:
         self._log("home")
-        self.angle_deg = None
+        self.angle_deg = self.angle_readback_deg = None
 
     def stop_motion(self) -> None:
         self._log("stop")
-        self.angle_deg = None
+        self.angle_deg = self.angle_readback_deg = None
 
     def ramp_filament(self, current_A: float) -> float:
         self._log(f"filament {current_A:g}")
@@ -115,12 +118,17 @@ class FakeApparatus:
         self.channeltron_is_on = True
 
     def apply_end_state(self, end=None) -> list[str]:
+        """Like the apparatus: every step is tried, the failures are returned."""
         self._log("safe state")
+        problems = []
         if end is None or end.channeltron_off:
-            self.channeltron_off_now()
+            try:
+                self.channeltron_off_now()
+            except Exception as exc:
+                problems.append(f"channeltron off: {exc}")
         if end is None or end.close_gas:
             self.gas_path = "closed"
-        return []
+        return problems
 
     def snapshot(self) -> dict:
         return {"fake": {"model": "FakeApparatus", "rate_cps": self.rate_cps}}

@@ -117,6 +117,8 @@ def reduce_dcs_point(
     the plan measures no background and nothing is subtracted.
     """
     s_raw, s_rate, s_var, s_loss, flags = detector.correct(signal)
+    if not signal.steady or (background is not None and not background.steady):
+        flags |= PointFlag.UNSTEADY
     s_norm, s_norm_var = counting.normalise(s_rate, s_var, signal.beam_current_A, signal.needle_mbar)
     own = None
     if background is not None:

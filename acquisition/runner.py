@@ -42,6 +42,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from acquisition import counting
 from acquisition.apparatus import SAFE, EndState
 from acquisition.events import (
     EventBus,
@@ -63,6 +64,7 @@ __all__ = [
     "Procedure",
     "Redo",
     "RunState",
+    "SafetyStop",
     "Runner",
     "Suspender",
     "software_version",
@@ -107,7 +109,9 @@ class Suspender:
     above: bool
 
     def tripped(self, value: float) -> bool:
-        return value > self.trip if self.above else value < self.trip
+        """Past the trip threshold, or unreadable (NaN compares false with everything:
+        an interlock that cannot read its monitor must not count as clear)."""
+        return not (value <= self.trip) if self.above else not (value >= self.trip)
 
     def recovered(self, value: float) -> bool:
         return value < self.resume if self.above else value > self.resume
@@ -160,6 +164,10 @@ class Redo(Exception):
     """The point in progress was interrupted (suspension, pause, device fault)."""
 
 
+class SafetyStop(Exception):
+    """A safety action could not be confirmed: the run stops (failed) in the safe state."""
+
+
 class Runner:
     """Runs one procedure (see module docstring)."""
 
@@ -180,6 +188,10 @@ class Runner:
         poll_s: float = 5.0,
         snapshot: bool = True,
         end_state: EndState = SAFE,
+        max_recounts: int = 2,
+        steady_false_alarm: float = 1e-4,
+        hv_off_retry_s: float = 1.0,
+        hv_off_timeout_s: float = 30.0,
     ) -> None:
         self.apparatus = apparatus
         self.procedure = procedure
@@ -196,6 +208,12 @@ class Runner:
         self.poll_s = poll_s
         self.take_snapshot = snapshot
         self.end_state = end_state
+        self.max_recounts = max_recounts
+        self.steady_false_alarm = steady_false_alarm
+        self.hv_off_retry_s = hv_off_retry_s
+        self.hv_off_timeout_s = hv_off_timeout_s
+        self._steady_tolerance = getattr(self.config.detector, "steady_rate_tolerance", 0.0)
+        self._hv_unconfirmed: str | None = None  #: set when HV off failed for good: no count may start
         self.suspenders = suspenders_from(self.config.interlocks)
         self._state = RunState.IDLE
         self._cond = threading.Condition()
@@ -275,6 +293,8 @@ class Runner:
                     continue
                 self._boundary()
                 self._measure_point(point)
+        except SafetyStop as exc:
+            status, reason = "failed", str(exc)
         except Abort as exc:
             status, reason = "aborted", str(exc) or "aborted"
         except Exception as exc:
@@ -398,58 +418,96 @@ class Runner:
         """Count the channeltron for ``n`` sub-gates of ``subgate_s`` under the interlocks.
 
         The monitors are read before the gate and after every sub-gate; a trip turns
-        the channeltron off at once, suspends the run until recovery and raises
-        :class:`Redo` (the whole point is measured again: its other gate may predate
-        the trip).  An immediate pause discards the count the same way.  ``enough``
-        may end the count early (counting to a precision).  ``key`` names the point
-        in the Suspended event."""
+        the channeltron off at once (:meth:`channeltron_off`, which must succeed),
+        suspends the run until recovery and raises :class:`Redo` (the whole point is
+        measured again: its other gate may predate the trip).  An immediate pause
+        discards the count the same way.  ``enough`` may end the count early (counting
+        to a precision).  ``key`` names the point in the Suspended event.
+
+        A transient counter fault keeps the sub-gates completed before it and counts
+        only the rest.  A gate whose sub-gates are not consistent with a steady rate
+        (Poisson, following the beam current read around each sub-gate: a burst inside
+        a sub-gate that no monitor reading saw) is counted again, up to
+        ``max_recounts`` times; if it stays inconsistent it is kept with
+        ``steady=False`` and the log says why."""
+        for recount in range(self.max_recounts + 1):
+            gate = self._count_once(subgate_s, n, key, enough)
+            if gate.steady:
+                return gate
+            text = (f"point {key}: sub-gate counts {list(gate.subgate_counts)} are not a steady rate "
+                    f"(chi2/dof = {gate.subgate_chi2:.3g} for beam currents read around them)")
+            if recount < self.max_recounts:
+                self.message("warning", f"{text}; counting the gate again ({recount + 1}/{self.max_recounts})")
+            else:
+                self.message("warning", f"{text}; kept, flagged UNSTEADY")
+        return gate
+
+    def _count_once(self, subgate_s: float, n: int, key: tuple, enough) -> Gate:
+        if self._hv_unconfirmed:  # never count while the channeltron may be on in a tripped state
+            raise SafetyStop(self._hv_unconfirmed)
         before = self.monitors()
         trip = self.tripped(before)
         if trip:  # the other gate of this point may predate the trip: measure the whole point again
             self.suspend(trip, key)
             raise Redo(trip)
         t_start = self.clock.now()
-        interruption: list[str] = []
-        last: list[Monitor] = []
+        counts: list[int] = []  #: completed sub-gates, kept across a transient counter fault
+        beams: list[float] = []  #: beam current during each completed sub-gate (mean of the readings around it)
+        state = {"last": before, "why": None}
 
-        def check(counts: list[int]) -> bool:
+        def check(so_far: list[int]) -> bool:
             m = self.monitors()
-            last[:] = [m]
+            counts.append(so_far[-1])
+            beams.append(0.5 * (state["last"].beam_current_A + m.beam_current_A))
+            state["last"] = m
             why = self.tripped(m)
             if why:
-                self.apparatus.channeltron_off_now()  # before anything else
-                interruption.append(why)
+                self._trip_channeltron_off()  # before anything else
+                state["why"] = why
                 return False
             if self.interrupt_requested:
-                interruption.append("operator")
+                state["why"] = "operator"
                 return False
             return not (enough and enough(counts))
 
-        result = self.call("count", self.apparatus.count, subgate_s, n, check)
-        if interruption:
-            why = interruption[0]
+        for attempt in range(1, self.max_retries + 2):
+            try:
+                self.apparatus.count(subgate_s, n - len(counts), check)
+                break
+            except TransientError as exc:
+                if attempt > self.max_retries:
+                    raise
+                self.message("warning", f"count: {exc}; {len(counts)} of {n} sub-gates kept "
+                                        f"(retry {attempt}/{self.max_retries})")
+                self.clock.sleep(self.retry_delay_s * attempt)
+                self.check_abort()
+                state["last"] = self.monitors()  # the next sub-gate starts after this reading
+                trip = self.tripped(state["last"])
+                if trip:
+                    self.suspend(trip, key)
+                    raise Redo(trip) from exc
+            if len(counts) >= n:
+                break
+        why = state["why"]
+        if why is not None:
             if why != "operator":
                 self.suspend(why, key, already_off=True)
             else:
                 self.check_abort()
                 self.wait_paused("paused by operator (count discarded)")
             raise Redo(why)
-        # the check after the final sub-gate already read the monitors at this moment
-        after = last[0] if last and len(result.counts) == n else self.monitors()
-        trip = self.tripped(after)
-        if trip:  # tripped during the last sub-gate: this gate is not to be trusted
-            self.suspend(trip, key)
-            raise Redo(trip)
-        counts = tuple(result.counts)
+        after = state["last"]  # the check after the final sub-gate read the monitors at this moment
+        steady, chi2 = counting.is_steady(counts, beams, rel_tolerance=self._steady_tolerance,
+                                          false_alarm=self.steady_false_alarm)
         gate_s = len(counts) * subgate_s
-        angle = self.apparatus.angle_deg
+        angle = getattr(self.apparatus, "angle_readback_deg", None)
         return Gate(
             counts=sum(counts),
             gate_s=gate_s,
             t_start=t_start,
             t_stop=t_start + gate_s,
             utc_start=self.utc(t_start),
-            subgate_counts=counts,
+            subgate_counts=tuple(counts),
             subgate_s=subgate_s,
             beam_current_A=0.5 * (before.beam_current_A + after.beam_current_A),
             beam_current_before_A=before.beam_current_A,
@@ -457,13 +515,51 @@ class Runner:
             needle_mbar=0.5 * (before.needle_mbar + after.needle_mbar),
             chamber_mbar=0.5 * (before.chamber_mbar + after.chamber_mbar),
             angle_readback_deg=angle if angle is not None else float("nan"),
+            subgate_chi2=chi2,
+            steady=steady,
         )
+
+    # ------------------------------------------------------------ the channeltron under a trip
+    def _trip_channeltron_off(self) -> None:
+        """Inside a count: try once at once; a failure is retried by :meth:`channeltron_off`
+        right after the counter has stopped (no further sub-gate is counted meanwhile)."""
+        try:
+            self.apparatus.channeltron_off_now()
+        except InstrumentError as exc:
+            self.message("error", f"channeltron HV off during an interlock trip failed: {exc}; retrying")
+            self.channeltron_off("interlock trip")
+
+    def channeltron_off(self, why: str) -> None:
+        """Switch the channeltron HV off and have it confirmed; this must succeed.
+
+        Retried on every driver error (not only transient ones) every
+        ``hv_off_retry_s`` for up to ``hv_off_timeout_s``; nothing is counted meanwhile.
+        If it never succeeds the run stops (status failed) with that reason: the end
+        state tries once more and reports what it could not do."""
+        deadline = self.clock.now() + self.hv_off_timeout_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.apparatus.channeltron_off_now()
+                if attempt > 1:
+                    self.message("warning", f"channeltron HV off confirmed after {attempt} attempts ({why})")
+                return
+            except InstrumentError as exc:
+                if self.clock.now() >= deadline:
+                    reason = (f"channeltron HV off could not be confirmed for {self.hv_off_timeout_s:g} s "
+                              f"after {why} ({attempt} attempts; last: {exc}): run stopped in the safe state; "
+                              "check the HV module and its link before going on")
+                    self._hv_unconfirmed = reason
+                    self.message("error", reason)
+                    raise SafetyStop(reason) from exc
+                self.clock.sleep(self.hv_off_retry_s)
 
     # ------------------------------------------------------------ suspension
     def suspend(self, why: str, key: tuple | None, already_off: bool = False) -> None:
         """Interlock tripped: channeltron off first, wait for recovery with hysteresis."""
         if not already_off:
-            self.call("channeltron off", self.apparatus.channeltron_off_now)
+            self.channeltron_off(f"trip: {why}")
         self._set_state(RunState.SUSPENDED)
         self.bus.emit(Suspended(self.clock.now(), self.utc(), why, key))
         log.warning("suspended: %s", why)

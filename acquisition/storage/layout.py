@@ -112,6 +112,7 @@ def gate_columns(g: str) -> list[Column]:
         Column(f"{g}_needle_pressure", "f8", "mbar", f"{g} pressure behind the gas needle", nan),
         Column(f"{g}_chamber_pressure", "f8", "mbar", f"{g} chamber pressure", nan),
         Column(f"{g}_angle_readback", "f8", "deg", f"{g} goniometer angle read back", nan),
+        Column(f"{g}_subgate_chi2", "f8", "1", f"{g} sub-gates: chi2 per dof against a steady rate (NaN: untested)", nan),
         Column(f"{g}_subgate_offset", "i8", None, f"first index of this point in {g}_subgate_counts", -1),
         Column(f"{g}_subgate_length", "i8", None, f"number of sub-gates of this point in {g}_subgate_counts", 0),
     ]

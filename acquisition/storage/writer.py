@@ -400,6 +400,7 @@ class RunWriter:
                     f"{g}_needle_pressure": gate.needle_mbar,
                     f"{g}_chamber_pressure": gate.chamber_mbar,
                     f"{g}_angle_readback": gate.angle_readback_deg,
+                    f"{g}_subgate_chi2": gate.subgate_chi2,
                 }
             )
         result = p.derived
