@@ -18,7 +18,7 @@ from typing import Any
 
 from foundation.clock import Clock
 
-__all__ = ["KEEP_READY", "SAFE", "SHUTDOWN", "Apparatus", "EndState", "MonitorReading", "GAS_PATHS", "connect", "build_driver"]
+__all__ = ["KEEP_READY", "SAFE", "SHUTDOWN", "Apparatus", "ApparatusUnreachable", "EndState", "MonitorReading", "GAS_PATHS", "connect", "build_driver"]
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +78,36 @@ def build_driver(
     return cls(address, visa_backend=visa_backend, timeout_s=timeout_s, clock=clock, name=name, **options)
 
 
-def connect(config, clock: Clock) -> "Apparatus":
-    """Open every instrument of an apparatus config; electrodes go to their HV modules."""
+class ApparatusUnreachable(RuntimeError):
+    """One or more instruments of the apparatus file did not connect or identify:
+    nothing was moved or heated.  ``problems``: one line per instrument."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("instruments not reachable (nothing was moved or heated): " + "; ".join(problems))
+
+
+def connect(config, clock: Clock, *, identify: bool = True) -> Apparatus:
+    """Open every instrument of an apparatus config (electrodes go to their HV modules)
+    and, with ``identify``, ask each for its identity: an address that opens but does not
+    answer must be found before the first command that moves or heats anything.
+
+    Every instrument is tried; :class:`ApparatusUnreachable` lists each that failed."""
+    from drivers.errors import InstrumentError
     from drivers.iseg_hv import Electrode
 
     drivers: dict[str, Any] = {}
-    try:
-        for name, inst in config.instruments.items():
-            options = dict(inst.options)
-            if inst.model == "iseg_hv":
-                options["electrodes"] = {
-                    e_name: Electrode(e.channel, e.min_V, e.max_V, e.ramp_V_per_s, e.tolerance_V)
-                    for e_name, e in config.electrodes.items()
-                    if e.module == name
-                }
-            drivers[name] = build_driver(
+    problems: list[str] = []
+    for name, inst in config.instruments.items():
+        options = dict(inst.options)
+        if inst.model == "iseg_hv":
+            options["electrodes"] = {
+                e_name: Electrode(e.channel, e.min_V, e.max_V, e.ramp_V_per_s, e.tolerance_V)
+                for e_name, e in config.electrodes.items()
+                if e.module == name
+            }
+        try:
+            driver = build_driver(
                 inst.model,
                 inst.address,
                 clock=clock,
@@ -101,10 +116,19 @@ def connect(config, clock: Clock) -> "Apparatus":
                 name=f"{name} ({inst.model})",
                 **options,
             )
-    except Exception:
+        except InstrumentError as exc:
+            problems.append(str(exc))
+            continue
+        drivers[name] = driver
+        if identify:
+            try:
+                driver.identity()
+            except InstrumentError as exc:
+                problems.append(str(exc))
+    if problems:
         for d in drivers.values():
             d.close()
-        raise
+        raise ApparatusUnreachable(problems)
     return Apparatus(config, drivers, clock)
 
 

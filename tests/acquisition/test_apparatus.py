@@ -113,3 +113,28 @@ def test_prepare_never_steps_a_cold_filament_to_a_leftover_setpoint(rig):
     assert max(seen) == pytest.approx(config.beam.filament_current_A)
     steps = [b - a for a, b in zip(seen, seen[1:])]
     assert max(steps) <= config.beam.filament_step_A + 1e-9
+
+
+def test_an_address_that_opens_but_never_answers_is_refused_before_anything_moves():
+    """Before, the run homed the goniometer and heated the filament, then sat paused."""
+    import socket
+
+    from acquisition.apparatus import ApparatusUnreachable
+
+    clock = VirtualClock()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        with SimulatedApparatus(clock, WorldConfig(seed=2)) as sim:
+            port = silent.getsockname()[1]
+            text = sim.apparatus_toml().replace(sim.address("counter"), f"TCPIP::127.0.0.1::{port}::SOCKET")
+            config = parse_apparatus(text, source="<sim>")
+            with pytest.raises(ApparatusUnreachable) as refused:
+                connect(config, clock)
+            assert refused.value.problems and len(refused.value.problems) == 1
+            assert f"127.0.0.1::{port}" in str(refused.value) and "*IDN?" in str(refused.value)
+            world = sim.world
+            assert world.filament_current_A() == 0.0 and not world.goniometer.homed
+    finally:
+        silent.close()
