@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from foundation.clock import Clock
@@ -154,15 +155,6 @@ class Apparatus:
         self._cem_name = det.channeltron_electrode
         self._cem_module = self.hv_modules[config.electrodes[self._cem_name].module]
 
-    # ------------------------------------------------------------------ helpers
-    def _ramp(self, targets: dict[str, float]) -> None:
-        """Ramp electrodes module by module (each module steps its electrodes together)."""
-        by_module: dict[str, dict[str, float]] = {}
-        for name, volts in targets.items():
-            by_module.setdefault(self.config.electrodes[name].module, {})[name] = volts
-        for module, group in by_module.items():
-            self.hv_modules[module].ramp_to(group)
-
     # ------------------------------------------------------------------ operations
     def configure_monitors(self) -> None:
         """Make the slow monitors readable: the picoammeter set up for the Faraday cup
@@ -193,20 +185,41 @@ class Apparatus:
         self.channeltron_on()
 
     def set_energy(self, energy_eV: float) -> None:
-        """Apply the tune for ``energy_eV``.
+        """Apply the tune for ``energy_eV``: every step of :meth:`tune_steps` in order."""
+        for _what, step in self.tune_steps(energy_eV):
+            step()
+
+    def tune_steps(self, energy_eV: float) -> list[tuple[str, Callable[[], Any]]]:
+        """The tune for ``energy_eV`` as separate steps, one ramp per HV module, so that
+        a caller retrying a transient fault retries the step, not the whole tune.
 
         Safe order: the analyzer first (it then passes nothing until the beam arrives
         at the new energy, so the channeltron never sees a mistuned flood), then the
-        gun with its cathode, whose potential *is* the energy.  Every ramp waits
-        until the readbacks are within tolerance.
-        """
-        potentials = self.config.tune.potentials_at(energy_eV)  # raises for an energy the table does not allow
-        gun_modules = {self.config.electrodes["cathode"].module} if "cathode" in self.config.electrodes else set()
-        analyzer = {n: v for n, v in potentials.items() if self.config.electrodes[n].module not in gun_modules}
-        gun = {n: v for n, v in potentials.items() if n not in analyzer}
-        self._ramp(analyzer)
-        self._ramp(gun)
-        self.energy_eV = float(energy_eV)
+        gun with its cathode, whose potential *is* the energy.  Every ramp waits until
+        the readbacks are within tolerance.  The energy is known only after the last
+        step; an energy the tune table does not cover raises here, before any step."""
+        potentials = self.config.tune.potentials_at(energy_eV)
+        electrodes = self.config.electrodes
+        gun_modules = {electrodes["cathode"].module} if "cathode" in electrodes else set()
+        by_module: dict[str, dict[str, float]] = {}
+        # analyzer modules first, then the gun's: dicts keep this insertion order
+        for gun in (False, True):
+            for name, volts in potentials.items():
+                module = electrodes[name].module
+                if (module in gun_modules) == gun:
+                    by_module.setdefault(module, {})[name] = volts
+
+        def unknown() -> None:
+            self.energy_eV = None  # a tune interrupted halfway is at no energy
+
+        def reached() -> None:
+            self.energy_eV = float(energy_eV)
+
+        steps: list[tuple[str, Callable[[], Any]]] = [("start the tune", unknown)]
+        for module, group in by_module.items():
+            steps.append((f"ramp {module} ({', '.join(group)})", partial(self.hv_modules[module].ramp_to, group)))
+        steps.append((f"tuned for {energy_eV:g} eV", reached))
+        return steps
 
     def move_to(self, angle_deg: float) -> float:
         """Turn the analyzer to ``angle_deg``; returns the position the controller

@@ -56,8 +56,21 @@ class FakeApparatus:
         self.channeltron_is_on = True
 
     def set_energy(self, energy_eV: float) -> None:
-        self._log(f"energy {energy_eV:g}")
-        self.energy_eV = float(energy_eV)
+        for _what, step in self.tune_steps(energy_eV):
+            step()
+
+    def tune_steps(self, energy_eV: float):
+        """One step per HV module of the config, like the apparatus (each logged)."""
+        modules = sorted({e.module for e in self.config.electrodes.values()})
+
+        def ramp(module):
+            self._log(f"ramp {module}")
+
+        def reached():
+            self._log(f"energy {energy_eV:g}")
+            self.energy_eV = float(energy_eV)
+
+        return [(f"ramp {m}", lambda m=m: ramp(m)) for m in modules] + [("tuned", reached)]
 
     def move_to(self, angle_deg: float) -> float:
         self._log(f"angle {angle_deg:g}")

@@ -81,7 +81,9 @@ class DcsScan:
     def _goto(self, run, pp) -> None:
         app, settle = run.apparatus, self.plan.settle
         if app.energy_eV != pp.energy_eV:
-            run.call("set energy", app.set_energy, pp.energy_eV)
+            # step by step: a transient fault in one module's ramp retries that ramp only
+            for what, step in app.tune_steps(pp.energy_eV):
+                run.call(f"set energy {pp.energy_eV:g} eV: {what}", step)
             run.clock.sleep(settle.energy_s)
         if app.angle_deg != pp.angle_deg:
             run.call("move goniometer", app.move_to, pp.angle_deg)

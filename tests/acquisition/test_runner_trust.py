@@ -195,3 +195,30 @@ def test_a_stage_that_misses_its_target_is_a_fault_not_a_point(config):  # noqa:
     assert stop.status == "success"
     assert all(p.signal.angle_readback_deg == p.angle_deg for p in rec.of(Point))
     assert len(rec.of(Point)) == 12 and isinstance(rec.events[-1], RunStop)
+
+
+def test_a_transient_fault_in_one_ramp_retries_that_ramp_not_the_whole_tune(config):  # noqa: F811
+    engine, fake, rec = run_engine(config)
+    fake.record_calls = True
+    original = fake.tune_steps
+    failed = {"done": False}
+
+    def tune_steps(energy_eV):
+        steps = original(energy_eV)
+        what, second = steps[1]
+
+        def flaky():
+            if not failed["done"]:
+                failed["done"] = True
+                raise InstrumentTimeout("no reply", instrument="hv", address="x", command=":VOLT 100,(@0)")
+            return second()
+
+        return [steps[0], (what, flaky), *steps[2:]]
+
+    fake.tune_steps = tune_steps
+    assert engine.run().status == "success"
+    modules = sorted({e.module for e in config.electrodes.values()})
+    first_tune = fake.calls[: fake.calls.index("energy 50")]
+    # the first module's ramp once, the second retried alone (the old engine re-ran the whole tune)
+    assert [c for c in first_tune if c.startswith("ramp")] == [f"ramp {m}" for m in modules]
+    assert any("retry 1/" in m.text and "ramp" in m.text for m in rec.of(Message))
