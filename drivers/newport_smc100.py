@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import Instrument, parse_float
-from .errors import DeviceError, InstrumentError, InstrumentTimeout
+from .errors import DeviceError, GarbledReply, InstrumentError, InstrumentTimeout
 from .transport import SerialSettings
 
 __all__ = [
@@ -511,9 +511,22 @@ class NewportSMC100(Instrument):
     def stop(self) -> None:
         """Stop motion (``ST``): a move decelerates to READY, a home search ends NOT REFERENCED.
 
-        No ``TE`` check: stopping must work whatever state the controller is in.
+        Stopping must work whatever state the controller is in, so ``TE`` is read and
+        discarded, not raised: ``ST`` in NOT REFERENCED or CONFIGURATION is refused (error
+        ``H``/``I``) and the controller memorises that letter until ``TE`` is read, so
+        without this read the next set command would be blamed for the stop's error.
+        A ``TE`` that gets no reply, or a garbled one, is logged: the ``ST`` itself went out.
         """
-        self.write(self._command_text("ST"))
+        command = self._command_text("ST")
+        with self._lock:  # the TE read must be the stop's, not another thread's command's
+            self.write(command)
+            try:
+                letter, meaning = self.last_error()
+            except (InstrumentTimeout, GarbledReply) as exc:
+                self.log.warning("%s at %s: no readable TE after %s: %s", self.name, self.address, command, exc)
+                return
+        if letter != "@":
+            self.log.debug("%s at %s: %s refused in this state: %s (%s)", self.name, self.address, command, letter, meaning)
 
     def reset(self) -> None:
         """Reset the controller (``RS``): it reboots into NOT REFERENCED and must be homed again."""

@@ -208,8 +208,27 @@ def test_reply_without_echo_is_garbled():
         smc.stage_id()
 
 
-def test_stop_is_sent_without_te():
-    with expected_protocol(NewportSMC100, [sent("1ST")]) as smc:
+def test_stop_reads_and_discards_te():
+    # ST is refused in NOT REFERENCED (error H) and the controller memorises the
+    # letter; stop() reads it away so that the next command is not blamed for it
+    pairs = [sent("1ST"), q("1TE", "1TEH")] + set_ok("1OR")
+    with expected_protocol(NewportSMC100, pairs) as smc:
+        smc.stop()
+        smc._send("OR")
+
+
+def test_stop_after_home_refused_te_does_not_fail_the_home_search():
+    # reproduced on the emulator: after stop() in NOT REFERENCED, home() raised
+    # "refused OR: error H" while the stage homed to READY
+    pairs = [sent("1ST"), q("1TE", "1TEH"), q("1TS", "1TS00000A")] + set_ok("1OR") + [q("1TS", "1TS000032")]
+    with expected_protocol(NewportSMC100, pairs) as smc:
+        smc.stop()
+        smc.home()
+
+
+def test_stop_still_stops_when_te_gets_no_reply():
+    # the ST went out: a silent TE afterwards is logged, not raised (stopping must not fail)
+    with expected_protocol(NewportSMC100, [sent("1ST"), q("1TE", None)], timeout_s=0.2) as smc:
         smc.stop()
 
 
@@ -268,7 +287,7 @@ def test_home_refused_in_disable():
 
 def test_home_that_does_not_finish_times_out_and_stops():
     pairs = [q("1TS", "1TS00000A")] + set_ok("1OR") + [q("1TS", "1TS00001E")] * 3
-    pairs += [sent("1ST"), q("1TP", "1TP3.5")]
+    pairs += [sent("1ST"), NO_ERROR, q("1TP", "1TP3.5")]
     with (
         expected_protocol(NewportSMC100, pairs, poll_interval_s=1.0) as smc,
         pytest.raises(MotionTimeout, match=r"home search not finished in time: last position 3.5 deg, state HOMING"),
@@ -381,7 +400,7 @@ def test_end_of_run_during_move_is_device_error():
 
 def test_move_timeout_stops_and_names_target_position_state():
     pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50") + [q("1VA?", "1VA5")]
-    pairs += [q("1TS", "1TS000028")] + [sent("1ST"), q("1TP", "1TP31.25")]  # travel wait used up the time
+    pairs += [q("1TS", "1TS000028")] + [sent("1ST"), NO_ERROR, q("1TP", "1TP31.25")]  # travel wait used up the time
     with expected_protocol(NewportSMC100, pairs, poll_interval_s=1.0) as smc, pytest.raises(MotionTimeout) as info:
         smc.move_to(50, timeout_s=2.0)
     text = str(info.value)
@@ -391,7 +410,7 @@ def test_move_timeout_stops_and_names_target_position_state():
 
 def test_default_move_timeout_from_constructor():
     pairs = [q("1TS", "1TS000033"), q("1TP", "1TP10")] + set_ok("1PA50") + [q("1VA?", "1VA5")]
-    pairs += [q("1TS", "1TS000028")] + [sent("1ST"), q("1TP", None), q("1TE", None)]
+    pairs += [q("1TS", "1TS000028")] + [sent("1ST"), NO_ERROR, q("1TP", None), q("1TE", None)]
     with (
         expected_protocol(NewportSMC100, pairs, poll_interval_s=1.0, move_timeout_s=1.0, timeout_s=0.2) as smc,
         pytest.raises(MotionTimeout, match="last position unknown"),
@@ -616,6 +635,15 @@ def test_sim_move_timeout_stops_the_stage(smc, world, clock):
     assert not world.goniometer.is_moving(t)
     assert world.goniometer.position(t) == pytest.approx(25, abs=1.0)
     assert smc.state().ready
+
+
+def test_sim_stop_in_not_referenced_then_home_succeeds(smc, world):
+    # ST in NOT REFERENCED leaves error H memorised in the controller; home() used to
+    # read it as OR's own error and raise while the stage homed to READY
+    smc.stop()
+    smc.home()
+    assert smc.state().ready
+    assert smc.last_error() == ("@", "No error")
 
 
 def test_sim_reset_needs_a_new_home(smc, world):
