@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from acquisition.roles import Counter, FilamentSupply, GaugeController, Goniometer, HVModule, Picoammeter, ValveRelays
 from foundation.clock import Clock
 
 __all__ = ["KEEP_READY", "SAFE", "SHUTDOWN", "Apparatus", "ApparatusUnreachable", "EndState", "MonitorReading", "GAS_PATHS", "connect", "build_driver"]
@@ -101,7 +102,7 @@ def connect(config, clock: Clock, *, identify: bool = True) -> Apparatus:
     problems: list[str] = []
     for name, inst in config.instruments.items():
         options = dict(inst.options)
-        if inst.model == "iseg_hv":
+        if name in config.hv_modules:
             options["electrodes"] = {
                 e_name: Electrode(e.channel, e.min_V, e.max_V, e.ramp_V_per_s, e.tolerance_V)
                 for e_name, e in config.electrodes.items()
@@ -140,13 +141,14 @@ class Apparatus:
         self.config = config
         self.drivers = drivers
         self.clock = clock
-        self.gauges = drivers["gauges"]
-        self.filament = drivers["filament"]
-        self.goniometer = drivers["goniometer"]
-        self.counter = drivers["counter"]
-        self.picoammeter = drivers["picoammeter"]
-        self.valves = drivers["valves"]
-        self.hv_modules = {n: d for n, d in drivers.items() if config.instruments[n].model == "iseg_hv"}
+        # by role (acquisition.roles states what each must do)
+        self.gauges: GaugeController = drivers["gauges"]
+        self.filament: FilamentSupply = drivers["filament"]
+        self.goniometer: Goniometer = drivers["goniometer"]
+        self.counter: Counter = drivers["counter"]
+        self.picoammeter: Picoammeter = drivers["picoammeter"]
+        self.valves: ValveRelays = drivers["valves"]
+        self.hv_modules: dict[str, HVModule] = {n: d for n, d in drivers.items() if n in config.hv_modules}
         self.energy_eV: float | None = None
         self.angle_deg: float | None = None  #: the nominal angle the analyzer was last sent to
         self.angle_readback_deg: float | None = None  #: where the controller said it stopped

@@ -20,10 +20,13 @@ Layout of an apparatus file (``examples/apparatus_lab.toml`` is an annotated one
     [interlocks]           trip / resume thresholds (hysteresis), wait_after_recovery_s
     [effective_volume]     optional: angles_deg, factors
 
-Instrument roles are fixed names (:data:`ROLE_MODELS`); high-voltage modules
-(``iseg_hv``) may have any name and are referred to by the electrodes.  Keys of an
-instrument table other than ``model``, ``address``, ``visa_backend`` and ``timeout_s``
-are model options (:data:`MODEL_OPTIONS`), passed unchanged to the driver constructor.
+Instrument roles are fixed names (:data:`ROLE_MODELS`, derived from the role
+protocols of :mod:`acquisition.roles`: any model whose driver can fill a role may);
+high-voltage modules may have any name and are referred to by the electrodes.  Keys of
+an instrument table other than ``model``, ``address``, ``visa_backend`` and
+``timeout_s`` are model options, declared by each driver (``options``) and passed
+unchanged to its constructor; a model may be written by its name (the driver module's)
+or an older alias.
 
 The checking toolkit (:class:`~acquisition.tomlcheck.Reader`, ``Table``, the error
 type) is :mod:`acquisition.tomlcheck`, shared with :mod:`acquisition.plans`; this
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from acquisition.roles import HV_MODULE, ROLES, models_for, role_what, satisfies
 from acquisition.tomlcheck import (
     MISSING,
     ConfigError,
@@ -56,12 +60,14 @@ from acquisition.tomlcheck import (
     suggestion,
 )
 from drivers import MODELS as DRIVER_MODELS
-from drivers import driver_class
+from drivers import aliases as driver_aliases
+from drivers import canonical_model, driver_class
+from drivers.base import Option
 from drivers.transport import is_visa_address
 
 __all__ = [
     "MODELS",
-    "MODEL_OPTIONS",
+    "HV_MODELS",
     "ROLE_MODELS",
     "ApparatusConfig",
     "BeamConfig",
@@ -84,62 +90,33 @@ log = logging.getLogger(__name__)
 
 # ====================================================================== the apparatus
 
-#: instrument models xbeam has drivers for (the names of ``drivers.MODELS``)
+#: instrument models xbeam has drivers for (drivers.MODELS: the model modules' names)
 MODELS: tuple[str, ...] = tuple(DRIVER_MODELS)
 
-#: instrument role (table name under [instruments]) -> required model
-ROLE_MODELS: dict[str, str] = {
-    "gauges": "tpg362",
-    "filament": "keysight_e36xx",
-    "goniometer": "newport_smc100",
-    "counter": "keysight_53230a",
-    "picoammeter": "keithley_6485",
-    "valves": "numato_relay",
-}
+#: instrument role (table name under [instruments]) -> the models whose drivers can
+#: fill it (derived from the role protocols in acquisition.roles; any other
+#: instrument name must be a high-voltage module)
+ROLE_MODELS: dict[str, tuple[str, ...]] = {role: tuple(models_for(protocol)) for role, protocol in ROLES.items()}
+#: the models that can be high-voltage modules
+HV_MODELS: tuple[str, ...] = tuple(models_for(HV_MODULE))
 
-_ROLE_WHAT = {
-    "gauges": "the dual gauge controller: chamber gauge and needle-line manometer",
-    "filament": "the filament current supply",
-    "goniometer": "the analyzer turntable",
-    "counter": "the channeltron pulse counter",
-    "picoammeter": "the Faraday-cup picoammeter",
-    "valves": "the relay module switching needle / side leak",
-}
 
-HV_MODEL = "iseg_hv"
+def is_hv_model(model: str | None) -> bool:
+    return model in HV_MODELS
 
-#: model -> option name -> (kind, bounds, what).  Options are keyword arguments of the
-#: driver constructor (tests check them against the drivers' signatures); absent ones
-#: take the driver's default.
-MODEL_OPTIONS: dict[str, dict[str, tuple[str, dict[str, float], str]]] = {
-    "tpg362": {},
-    "iseg_hv": {
-        "channels": ("int", {"ge": 1, "le": 64}, "number of channels of the module"),
-        "max_voltage_V": ("number", {"gt": 0}, "refuse |set voltage| above this"),
-    },
-    "keysight_e36xx": {
-        "max_current_A": ("number", {"gt": 0}, "refuse current settings above this"),
-        "max_voltage_V": ("number", {"gt": 0}, "refuse voltage settings above this"),
-    },
-    "newport_smc100": {
-        "controller_address": ("int", {"ge": 1, "le": 31}, "RS-485 address of the controller"),
-        "min_angle_deg": ("number", {}, "lowest angle the goniometer may be sent to"),
-        "max_angle_deg": ("number", {}, "highest angle the goniometer may be sent to"),
-        "backlash_deg": ("number", {"ge": 0}, "every angle is approached from this far below"),
-        "poll_interval_s": ("number", {"gt": 0}, "status polling period while moving"),
-        "move_timeout_s": ("number", {"gt": 0}, "a move taking longer is an error"),
-        "position_tolerance_deg": ("number", {"gt": 0}, "a move ending farther from its target is a fault"),
-    },
-    "keysight_53230a": {
-        "channel": ("int", {"ge": 1, "le": 2}, "counter input"),
-        "min_gate_s": ("number", {"gt": 0}, "shortest gate the counter model accepts"),
-        "max_gate_s": ("number", {"gt": 0}, "longest gate the counter model accepts"),
-    },
-    "keithley_6485": {},
-    "numato_relay": {
-        "relay_count": ("int", {"ge": 1, "le": 64}, "relays on the module"),
-    },
-}
+
+def model_options(model: str | None) -> dict[str, Option]:
+    """The options an apparatus file may give an instrument of ``model`` (its driver's)."""
+    if model is None:
+        return {}
+    try:
+        return dict(driver_class(model).options)
+    except (ImportError, ValueError):  # a driver that cannot be imported here
+        return {}
+
+
+def _models_text(models: tuple[str, ...]) -> str:
+    return f"model {models[0]!r}" if len(models) == 1 else f"one of the models {one_of(models)}"
 
 
 def driver_default(model: str, option: str) -> Any:
@@ -397,7 +374,7 @@ class ApparatusConfig:
     @property
     def hv_modules(self) -> dict[str, InstrumentConfig]:
         """The ``iseg_hv`` instruments by name."""
-        return {n: i for n, i in self.instruments.items() if i.model == HV_MODEL}
+        return {n: i for n, i in self.instruments.items() if is_hv_model(i.model)}
 
     @property
     def angle_limits_deg(self) -> tuple[float | None, float | None]:
@@ -499,28 +476,34 @@ def _instruments(root: Table) -> dict[str, InstrumentConfig]:
         inst = _instrument(name, t)
         if inst is not None:
             out[name] = inst
-    # roles: present, and of the right model; other names are high-voltage modules
-    for role, model in ROLE_MODELS.items():
+    # roles: present, and of a model that can fill them; other names are high-voltage modules
+    for role, models in ROLE_MODELS.items():
+        what = role_what(ROLES[role]).lower()
         if role not in section.data:
-            section.error(role, MISSING, f"required: an instrument of model {model!r} ({_ROLE_WHAT[role]})")
-        elif role in out and out[role].model != model:
+            section.error(role, MISSING, f"required: an instrument of {_models_text(models)} ({what})")
+        elif role in out and out[role].model not in models:
+            lacks = satisfies(driver_class(out[role].model), ROLES[role])
             section.reader.error(
-                section.key(role) + ".model", out[role].model, f"the {role!r} instrument must be of model {model!r}"
+                section.key(role) + ".model",
+                out[role].model,
+                f"the {role!r} instrument must be of {_models_text(models)} ({what}; this model has no "
+                f"{', '.join(lacks)})",
             )
+    hv = _models_text(HV_MODELS)
     for name, inst in out.items():
-        if name not in ROLE_MODELS and inst.model != HV_MODEL:
+        if name not in ROLE_MODELS and not is_hv_model(inst.model):
             hint = suggestion(name, ROLE_MODELS)
             section.reader.error(
                 section.key(name),
                 section.data[name],
-                f"unknown instrument role; {hint}roles: {one_of(ROLE_MODELS)}; "
-                f"any other name must be an {HV_MODEL!r} module",
+                f"unknown instrument role; {hint}roles: {one_of(ROLE_MODELS)}; any other name must be a "
+                f"high-voltage module ({hv})",
             )
-    if section.data and not any(i.model == HV_MODEL for i in out.values()):
+    if section.data and not any(is_hv_model(i.model) for i in out.values()):
         section.reader.error(
             section.path,
             {n: i.model for n, i in out.items()},
-            f"at least one instrument of model {HV_MODEL!r} is required (the electrodes refer to it)",
+            f"at least one instrument of {hv} is required (the electrodes refer to it)",
         )
     seen: dict[str, str] = {}
     for name, inst in out.items():
@@ -534,12 +517,18 @@ def _instruments(root: Table) -> dict[str, InstrumentConfig]:
     return out
 
 
+def _model(t: Table) -> str | None:
+    """The instrument's model, by its name or an older alias (the model's name is kept)."""
+    written = t.string("model", choices=MODELS + tuple(driver_aliases()))
+    return None if written is None else canonical_model(written)
+
+
 def _instrument(name: str, t: Table) -> InstrumentConfig | None:
-    model = t.string("model", choices=MODELS)
-    known_options = MODEL_OPTIONS.get(model, {}) if model else {}
+    model = _model(t)
+    known_options = model_options(model)
     # options are judged against the model; with a wrong model for the role (reported
     # by _instruments) they would only add misleading "unknown key" lines
-    if model and ROLE_MODELS.get(name, model) == model:
+    if model and model in ROLE_MODELS.get(name, (model,)):
         t.reject_unknown(_COMMON_INSTRUMENT_KEYS + tuple(known_options))
     address = t.string("address", what="VISA resource or pyserial URL")
     if address is not None and not address_ok(address):
@@ -555,17 +544,16 @@ def _instrument(name: str, t: Table) -> InstrumentConfig | None:
         backend = None
     timeout_s = t.number("timeout_s", default=default_of(InstrumentConfig, "timeout_s"), gt=0, le=600, what="seconds")
     options: dict[str, Any] = {}
-    for option, (kind, bounds, what) in known_options.items():
+    for option, spec in known_options.items():
         if not t.has(option):
             continue
-        value = t.integer(option, what=what, **bounds) if kind == "int" else t.number(option, what=what, **bounds)
+        read = t.integer if spec.kind == "int" else t.number
+        value = read(option, what=spec.doc, **spec.bounds)
         if value is not None:
             options[option] = value
-    if model == "newport_smc100":
-        lo = options.get("min_angle_deg", driver_default(model, "min_angle_deg"))
-        hi = options.get("max_angle_deg", driver_default(model, "max_angle_deg"))
-        if lo is not None and hi is not None and not lo < hi:
-            t.error("max_angle_deg", hi, f"must be greater than min_angle_deg = {show(lo)}")
+    if model is not None:  # checks between options: the driver's own
+        for key, value, allowed in driver_class(model).check_options(options, lambda o: driver_default(model, o)):
+            t.error(key, value, allowed)
     if model is None or address is None or backend is None:
         return None
     return InstrumentConfig(
@@ -579,31 +567,32 @@ def _electrodes(root: Table, instruments: dict[str, InstrumentConfig]) -> dict[s
     section = root.table("electrodes", what="one table per electrode")
     if section is None:
         return {}
-    modules = {n: i for n, i in instruments.items() if i.model == HV_MODEL}
+    modules = {n: i for n, i in instruments.items() if is_hv_model(i.model)}
+    hv_what = "an " + " or ".join(repr(m) for m in HV_MODELS) + " module"
     raw = root.data.get("instruments")
     declared = raw if isinstance(raw, dict) else None  # None: [instruments] itself is reported
     out: dict[str, ElectrodeConfig] = {}
     used: dict[tuple[str, int], str] = {}
     for name, t in section.subtables("an electrode: module, channel, min_V, max_V, ramp_V_per_s").items():
         t.reject_unknown(keys_of(ElectrodeConfig))
-        module = t.string("module", what=f"an {HV_MODEL!r} instrument")
+        module = t.string("module", what=hv_what)
         if module is not None and module not in modules:
             if declared is None or (module in declared and module not in instruments):
                 pass  # the instrument table is broken and reported on its own
             elif module in instruments:
                 allowed = (
-                    f"instrument {module!r} is a {instruments[module].model!r}, not an {HV_MODEL!r} module; "
+                    f"instrument {module!r} is a {instruments[module].model!r}, not {hv_what}; "
                     f"modules: {one_of(modules)}"
                 )
             else:
                 hint = suggestion(module, modules)
                 choices = one_of(modules) or "none is declared"
-                allowed = f"unknown module; {hint}must be an {HV_MODEL!r} instrument: {choices}"
+                allowed = f"unknown module; {hint}must be {hv_what}: {choices}"
             if declared is not None and not (module in declared and module not in instruments):
                 t.error("module", module, allowed)
             module = None
         channels = (
-            modules[module].option("channels", _option_default(HV_MODEL, "channels", _DEFAULT_HV_CHANNELS))
+            modules[module].option("channels", _option_default(modules[module].model, "channels", _DEFAULT_HV_CHANNELS))
             if module
             else None
         )
@@ -764,7 +753,7 @@ def _gas_line(root: Table, instruments: dict[str, InstrumentConfig]) -> GasLineC
         return None
     valves = instruments.get("valves")
     count = (
-        valves.option("relay_count", _option_default("numato_relay", "relay_count", _DEFAULT_RELAY_COUNT))
+        valves.option("relay_count", _option_default(valves.model, "relay_count", _DEFAULT_RELAY_COUNT))
         if valves
         else _DEFAULT_RELAY_COUNT
     )

@@ -1,32 +1,62 @@
-"""Instrument drivers, one module per model.
+"""Instrument drivers, one module per model: the module's name is the model's name.
 
-``driver_class(model)`` maps the model names used in apparatus files and on the
-``xbeam probe`` command line to driver classes (imported on demand, so a missing
-optional dependency of one model does not break the others).
+A model's module declares ``DRIVER`` (its class, a subclass of
+:class:`drivers.base.Instrument` with its constructor ``options``) and may declare
+``ALIASES`` (older model names that apparatus files may still use).  :data:`MODELS` and
+:func:`driver_class` are derived from the modules found in this package, so a new
+model is one new module (and its emulator and tests) with no edit elsewhere.
+
+Modules are imported on first use: a model whose module fails to import (a missing
+optional dependency) is reported when it is asked for, and does not break the others.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
+from functools import cache
 
-__all__ = ["MODELS", "driver_class"]
+__all__ = ["MODELS", "aliases", "canonical_model", "driver_class"]
 
-#: model name -> (module, class)
-MODELS: dict[str, tuple[str, str]] = {
-    "tpg362": ("drivers.pfeiffer_tpg362", "TPG362"),
-    "iseg_hv": ("drivers.iseg_hv", "IsegHV"),
-    "keysight_e36xx": ("drivers.keysight_e36xx", "KeysightE36xx"),
-    "newport_smc100": ("drivers.newport_smc100", "NewportSMC100"),
-    "keysight_53230a": ("drivers.keysight_53230a", "Keysight53230A"),
-    "keithley_6485": ("drivers.keithley_6485", "Keithley6485"),
-    "numato_relay": ("drivers.numato_relay", "NumatoRelay"),
-}
+#: modules of this package that are not models
+_SHARED = frozenset({"base", "errors", "transport", "testing"})
+
+#: model names (module names), sorted
+MODELS: tuple[str, ...] = tuple(
+    sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _SHARED and not m.name.startswith("_"))
+)
+
+
+@cache
+def _module(model: str):
+    return importlib.import_module(f"{__name__}.{model}")
+
+
+@cache
+def aliases() -> dict[str, str]:
+    """Older model name -> model name, from the modules' ``ALIASES``."""
+    out = {}
+    for model in MODELS:
+        try:
+            module = _module(model)
+        except ImportError:  # reported when that model is asked for
+            continue
+        out.update({alias: model for alias in getattr(module, "ALIASES", ())})
+    return out
+
+
+def canonical_model(model: str) -> str | None:
+    """The model name for ``model`` or one of its aliases (any case); None if unknown."""
+    key = model.lower()
+    if key in MODELS:
+        return key
+    return aliases().get(key)
 
 
 def driver_class(model: str):
-    """The driver class for ``model``; ValueError listing the known models otherwise."""
-    try:
-        module, cls = MODELS[model.lower()]
-    except KeyError:
-        raise ValueError(f"unknown instrument model {model!r}: one of {', '.join(sorted(MODELS))}") from None
-    return getattr(importlib.import_module(module), cls)
+    """The driver class for ``model`` (or an alias); ValueError listing the known models otherwise."""
+    name = canonical_model(model)
+    if name is None:
+        known = sorted({*MODELS, *aliases()})
+        raise ValueError(f"unknown instrument model {model!r}: one of {', '.join(known)}")
+    return _module(name).DRIVER

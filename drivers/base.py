@@ -32,6 +32,7 @@ import math
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from foundation.clock import Clock, RealClock
@@ -49,6 +50,7 @@ from .transport import SerialSettings, Transport, open_transport
 
 __all__ = [
     "Instrument",
+    "Option",
     "SCPIInstrument",
     "control",
     "measurement",
@@ -65,11 +67,38 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class Option:
+    """A keyword argument of a driver's constructor that an apparatus file may set.
+
+    ``kind`` is "int" or "number"; the bounds (``gt``, ``ge``, ``lt``, ``le``) are what
+    the apparatus checker enforces before any driver is built; ``doc`` says what it
+    does.  The default is the constructor's own (the contract test checks that every
+    option is a keyword argument with a default)."""
+
+    kind: str
+    doc: str
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    @property
+    def bounds(self) -> dict[str, float]:
+        return {k: v for k in ("gt", "ge", "lt", "le") if (v := getattr(self, k)) is not None}
+
+
 class Instrument:
-    """Base of every driver; see the module docstring."""
+    """Base of every driver; see the module docstring.
+
+    A model's module declares ``DRIVER = TheClass`` (and ``ALIASES``, older model
+    names that apparatus files may still use); :mod:`drivers` finds it by its module
+    name, which is the model's name."""
 
     #: model name as it appears in error messages and snapshots
     model: ClassVar[str] = "instrument"
+    #: constructor options an apparatus file may set, by keyword
+    options: ClassVar[dict[str, Option]] = {}
     write_termination: ClassVar[bytes] = b"\n"
     read_termination: ClassVar[bytes] = b"\n"
     serial_settings: ClassVar[SerialSettings] = SerialSettings()
@@ -102,6 +131,13 @@ class Instrument:
             if self._transport is None:
                 self._open()
             self.on_connect()
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any], default: Callable[[str], Any]) -> list[tuple[str, Any, str]]:
+        """Problems between options (each ``(option, value, what is allowed)``), beyond
+        each option's own bounds; ``default(name)`` is the constructor's default for an
+        option that is not set.  None by default."""
+        return []
 
     # ----------------------------------------------------------------- connection
     def _open(self) -> None:

@@ -54,7 +54,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .base import SCPIInstrument, control, in_range, parse_float, parse_int, parse_register
+from .base import Option, SCPIInstrument, control, in_range, parse_float, parse_int, parse_register
 from .errors import InstrumentError, LimitError
 
 __all__ = [
@@ -299,6 +299,10 @@ class IsegHV(SCPIInstrument):
     """One iseg EHS/EBS module; electrodes are addressed by name (or raw channel number)."""
 
     model = "iseg EHS/EBS"
+    options = {
+        "channels": Option("int", "number of channels of the module", ge=1, le=64),
+        "max_voltage_V": Option("number", "refuse |set voltage| above this", gt=0),
+    }
     write_termination = b"\r\n"
     read_termination = b"\r\n"
     default_timeout_s = 2.0
@@ -707,3 +711,7 @@ class IsegHV(SCPIInstrument):
 # the dataclasses list every bit of the tables; keep them in step
 assert {f.name for f in fields(ChannelStatus)} == {"raw", *(n for n, _ in CHANNEL_STATUS_BITS.values())}
 assert {f.name for f in fields(ModuleStatus)} == {"raw", *(n for n, _ in MODULE_STATUS_BITS.values())}
+
+
+#: the driver of this model (drivers.MODELS finds it by this module's name)
+DRIVER = IsegHV

@@ -413,3 +413,7 @@ class Keithley6485(SCPIInstrument):
                 result["overflow"] = True
                 result["range_A"] = exc.range_A
         return result
+
+
+#: the driver of this model (drivers.MODELS finds it by this module's name)
+DRIVER = Keithley6485

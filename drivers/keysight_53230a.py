@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .base import SCPIInstrument, parse_float, parse_in_range_attr, parse_int, parse_integral
+from .base import Option, SCPIInstrument, parse_float, parse_in_range_attr, parse_int, parse_integral
 from .errors import GarbledReply, InstrumentError, InstrumentTimeout, TransientError
 
 __all__ = [
@@ -128,6 +128,11 @@ class Keysight53230A(SCPIInstrument):
     """
 
     model = "Keysight 53230A"
+    options = {
+        "channel": Option("int", "counter input", ge=1, le=2),
+        "min_gate_s": Option("number", "shortest gate the counter model accepts", gt=0),
+        "max_gate_s": Option("number", "longest gate the counter model accepts", gt=0),
+    }
     write_termination = b"\n"
     read_termination = b"\n"
     default_timeout_s = 2.0
@@ -451,3 +456,7 @@ class Keysight53230A(SCPIInstrument):
             self.abort()
         except InstrumentError as exc:
             self.log.warning("%s at %s: ABOR after a failed count also failed: %s", self.name, self.address, exc)
+
+
+#: the driver of this model (drivers.MODELS finds it by this module's name)
+DRIVER = Keysight53230A

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .base import SCPIInstrument, control, in_range_attr, measurement, parse_in_range_attr
+from .base import Option, SCPIInstrument, control, in_range_attr, measurement, parse_in_range_attr
 
 __all__ = ["KeysightE36xx", "KeysightE3633A", "KeysightE3634A", "parse_output_state"]
 
@@ -66,6 +66,10 @@ class KeysightE36xx(SCPIInstrument):
     """E3633A-style single-output supply (8 V / 20 A and 20 V / 10 A ranges)."""
 
     model = "Keysight E36xx"
+    options = {
+        "max_current_A": Option("number", "refuse current settings above this", gt=0),
+        "max_voltage_V": Option("number", "refuse voltage settings above this", gt=0),
+    }
     write_termination = b"\n"
     read_termination = b"\n"
     default_timeout_s = 2.0
@@ -274,3 +278,7 @@ class KeysightE3634A(KeysightE36xx):
     voltage_ranges = ("P25V", "P50V")
     rated_current_A = 7.21
     rated_voltage_V = 51.5
+
+
+#: the driver of this model (drivers.MODELS finds it by this module's name)
+DRIVER = KeysightE36xx

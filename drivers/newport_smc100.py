@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Instrument, parse_float
+from .base import Instrument, Option, parse_float
 from .errors import DeviceError, GarbledReply, InstrumentError, InstrumentTimeout
 from .transport import SerialSettings
 
@@ -227,6 +227,23 @@ class NewportSMC100(Instrument):
     """
 
     model = "Newport SMC100"
+    options = {
+        "controller_address": Option("int", "RS-485 address of the controller", ge=1, le=31),
+        "min_angle_deg": Option("number", "lowest angle the goniometer may be sent to"),
+        "max_angle_deg": Option("number", "highest angle the goniometer may be sent to"),
+        "backlash_deg": Option("number", "every angle is approached from this far below", ge=0),
+        "poll_interval_s": Option("number", "status polling period while moving", gt=0),
+        "move_timeout_s": Option("number", "a move taking longer is an error", gt=0),
+        "position_tolerance_deg": Option("number", "a move ending farther from its target is a fault", gt=0),
+    }
+
+    @classmethod
+    def check_options(cls, options, default):
+        lo = options.get("min_angle_deg", default("min_angle_deg"))
+        hi = options.get("max_angle_deg", default("max_angle_deg"))
+        if lo is not None and hi is not None and not lo < hi:
+            return [("max_angle_deg", hi, f"must be greater than min_angle_deg = {lo!r}")]
+        return []
     write_termination = b"\r\n"
     read_termination = b"\r\n"
     serial_settings = SerialSettings(baud_rate=57600, bytesize=8, parity="N", stopbits=1, xonxoff=True)
@@ -644,3 +661,7 @@ class NewportSMC100(Instrument):
             "position_deg": self.position_deg,
             "last_error": f"{letter} {meaning}",
         }
+
+
+#: the driver of this model (drivers.MODELS finds it by this module's name)
+DRIVER = NewportSMC100

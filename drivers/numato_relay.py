@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import Instrument
+from .base import Instrument, Option
 from .errors import InstrumentTimeout
 from .transport import SerialSettings
 
@@ -47,6 +47,9 @@ class NumatoRelay(Instrument):
     """Numato Lab USB relay module with ``relay_count`` relays (see module docstring)."""
 
     model = "Numato USB relay module"
+    options = {
+        "relay_count": Option("int", "relays on the module", ge=1, le=64),
+    }
     write_termination = b"\r"
     read_termination = b">"
     serial_settings = SerialSettings(baud_rate=19200)
@@ -196,3 +199,7 @@ class NumatoRelay(Instrument):
             "id": self.module_id(),
             "relays": self.states(),
         }
+
+
+#: the driver of this model (drivers.MODELS finds it by this module's name)
+DRIVER = NumatoRelay

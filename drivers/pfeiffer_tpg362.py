@@ -412,3 +412,9 @@ class TPG362(Instrument):
                 "pressure_mbar": value * MBAR_PER_UNIT[self._unit] if valid else None,
             }
         return result
+
+
+#: the driver of this model (drivers.MODELS finds it by this module's name)
+DRIVER = TPG362
+#: older model names apparatus files may still use
+ALIASES = ('tpg362',)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
+import simulators
 from foundation.clock import Clock
 from simulators.server import InstrumentServer
 from simulators.world import ELECTRODE_MAP, HV_MODULES, World, WorldConfig
@@ -20,15 +24,16 @@ __all__ = ["SimulatedApparatus", "ROLES"]
 
 log = logging.getLogger(__name__)
 
-#: role -> (driver model name, serial?) in port order (base_port + index)
-ROLES: dict[str, tuple[str, bool]] = {
-    "gauges": ("tpg362", True),
-    "valves": ("numato_relay", True),
-    "goniometer": ("newport_smc100", True),
-    "filament": ("keysight_e36xx", False),
-    "picoammeter": ("keithley_6485", False),
-    "counter": ("keysight_53230a", False),
-    **{module: ("iseg_hv", False) for module in HV_MODULES},
+#: role -> the model that fills it in the simulated installation, in port order
+#: (base_port + index); the emulator of each model is found by the model's name
+ROLES: dict[str, str] = {
+    "gauges": "pfeiffer_tpg362",
+    "valves": "numato_relay",
+    "goniometer": "newport_smc100",
+    "filament": "keysight_e36xx",
+    "picoammeter": "keithley_6485",
+    "counter": "keysight_53230a",
+    **{module: "iseg_hv" for module in HV_MODULES},
 }
 
 #: tune-table rows written for the simulated apparatus (eV)
@@ -41,24 +46,33 @@ _RAMP_V_PER_S = {"channeltron": 100.0}
 _DEFAULT_RAMP_V_PER_S = 50.0
 
 
-#: driver model name -> (module, emulator class), imported on demand
-EMULATORS: dict[str, tuple[str, str]] = {
-    "tpg362": ("simulators.pfeiffer_tpg362", "TPG362Emulator"),
-    "numato_relay": ("simulators.numato_relay", "NumatoRelayEmulator"),
-    "newport_smc100": ("simulators.newport_smc100", "SMC100Emulator"),
-    "keysight_e36xx": ("simulators.keysight_e36xx", "E36xxEmulator"),
-    "keithley_6485": ("simulators.keithley_6485", "Keithley6485Emulator"),
-    "keysight_53230a": ("simulators.keysight_53230a", "Counter53230AEmulator"),
-    "iseg_hv": ("simulators.iseg_hv", "IsegHVEmulator"),
-}
+@cache
+def emulators() -> dict[str, ModuleType]:
+    """Model name -> the simulators module that declares it emulates that model
+    (``EMULATES``, ``EMULATOR``, ``TRANSPORT``, optionally ``TAKES_NAME``): a new
+    emulator module is found without an edit here."""
+    found = {}
+    for info in pkgutil.iter_modules(simulators.__path__):
+        if info.name.startswith("_") or info.name in _NOT_EMULATORS:
+            continue
+        module = importlib.import_module(f"simulators.{info.name}")
+        if hasattr(module, "EMULATES"):
+            found[module.EMULATES] = module
+    return found
+
+
+_NOT_EMULATORS = frozenset({"apparatus", "server", "world"})
 
 
 def _emulator(role: str, world: World):
-    """The emulator for one role; an HV module is told which of the world's modules it is."""
-    model = ROLES[role][0]
-    module, name = EMULATORS[model]
-    cls = getattr(importlib.import_module(module), name)
-    return cls(world, role) if model == "iseg_hv" else cls(world)
+    """The emulator for one role; one of several like instruments (an HV module, whose
+    module declares ``TAKES_NAME = True``) is told which of the world's it is."""
+    module = emulators()[ROLES[role]]
+    return module.EMULATOR(world, role) if getattr(module, "TAKES_NAME", False) else module.EMULATOR(world)
+
+
+def _serial(role: str) -> bool:
+    return emulators()[ROLES[role]].TRANSPORT == "serial"
 
 
 class SimulatedApparatus:
@@ -93,7 +107,7 @@ class SimulatedApparatus:
 
     def address(self, role: str) -> str:
         server = self.servers[role]
-        return server.socket_url if ROLES[role][1] else server.visa_address
+        return server.socket_url if _serial(role) else server.visa_address
 
     # ------------------------------------------------------------------ config
     def apparatus_toml(self, *, target_gas: str = "isoflurane", dcs_table: str | Path | None = None) -> str:
@@ -110,7 +124,7 @@ class SimulatedApparatus:
             "filament": {"max_current_A": 2.8, "max_voltage_V": 5.0},
             "valves": {"relay_count": 8},
         }
-        for role, (model, _serial) in ROLES.items():
+        for role, model in ROLES.items():
             lines += [f"[instruments.{role}]", f'model = "{model}"', f'address = "{self.address(role)}"', "timeout_s = 2.0"]
             opts = dict(options.get(role, {}))
             if model == "iseg_hv":

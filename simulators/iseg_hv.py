@@ -610,3 +610,13 @@ class IsegHVEmulator(CommandEmulator):
         if m is None or int(m.group(1)) >= len(SUPPLY_INDEX_V):
             raise _Refused()
         return _unit(SUPPLY_INDEX_V[int(m.group(1))], "V")
+
+
+#: what this module emulates, for simulators.apparatus: the driver model it answers
+#: like (the model's name), its class, and how it is reached ("serial": a pyserial
+#: socket:// URL; "visa": a raw SCPI socket, TCPIP::host::port::SOCKET)
+EMULATES = "iseg_hv"
+EMULATOR = IsegHVEmulator
+TRANSPORT = "visa"
+#: one emulator per HV module of the world: it is told which one by name
+TAKES_NAME = True

@@ -650,3 +650,11 @@ class Keithley6485Emulator(ScpiEmulator):
         if kind != "ASC":
             # binary readings are not emulated: this emulator serves ASCII only
             raise ScpiError(-221)
+
+
+#: what this module emulates, for simulators.apparatus: the driver model it answers
+#: like (the model's name), its class, and how it is reached ("serial": a pyserial
+#: socket:// URL; "visa": a raw SCPI socket, TCPIP::host::port::SOCKET)
+EMULATES = "keithley_6485"
+EMULATOR = Keithley6485Emulator
+TRANSPORT = "visa"

@@ -663,3 +663,11 @@ class Counter53230AEmulator(ScpiEmulator):
         m.erased += take
         length = str(len(payload))
         return f"#{len(length)}{length}{payload}"
+
+
+#: what this module emulates, for simulators.apparatus: the driver model it answers
+#: like (the model's name), its class, and how it is reached ("serial": a pyserial
+#: socket:// URL; "visa": a raw SCPI socket, TCPIP::host::port::SOCKET)
+EMULATES = "keysight_53230a"
+EMULATOR = Counter53230AEmulator
+TRANSPORT = "visa"

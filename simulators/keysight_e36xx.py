@@ -398,3 +398,11 @@ class E3634AEmulator(E36xxEmulator):
     ovp_limits_V = (1.0, 55.0)
     ocp_limits_A = (0.0, 7.5)
     default_steps = (0.95e-3, 0.13e-3)
+
+
+#: what this module emulates, for simulators.apparatus: the driver model it answers
+#: like (the model's name), its class, and how it is reached ("serial": a pyserial
+#: socket:// URL; "visa": a raw SCPI socket, TCPIP::host::port::SOCKET)
+EMULATES = "keysight_e36xx"
+EMULATOR = E36xxEmulator
+TRANSPORT = "visa"

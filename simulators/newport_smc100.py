@@ -785,3 +785,11 @@ class SMC100Emulator(LineEmulator):
             raise _Refused("C")
         velocity = self._value("VA")
         return _number((distance + 2 * self.config["BH"]) / velocity)
+
+
+#: what this module emulates, for simulators.apparatus: the driver model it answers
+#: like (the model's name), its class, and how it is reached ("serial": a pyserial
+#: socket:// URL; "visa": a raw SCPI socket, TCPIP::host::port::SOCKET)
+EMULATES = "newport_smc100"
+EMULATOR = SMC100Emulator
+TRANSPORT = "serial"

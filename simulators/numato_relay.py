@@ -186,3 +186,11 @@ class NumatoRelayEmulator(Emulator):
                 return "on" if self.relay(n) else "off"
             self.set_relay(n, verb == "on")
         return None
+
+
+#: what this module emulates, for simulators.apparatus: the driver model it answers
+#: like (the model's name), its class, and how it is reached ("serial": a pyserial
+#: socket:// URL; "visa": a raw SCPI socket, TCPIP::host::port::SOCKET)
+EMULATES = "numato_relay"
+EMULATOR = NumatoRelayEmulator
+TRANSPORT = "serial"

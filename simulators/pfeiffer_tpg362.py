@@ -522,3 +522,11 @@ class TPG362Emulator(Emulator):
     @property
     def streaming(self) -> bool:
         return self._stream_interval_s is not None
+
+
+#: what this module emulates, for simulators.apparatus: the driver model it answers
+#: like (the model's name), its class, and how it is reached ("serial": a pyserial
+#: socket:// URL; "visa": a raw SCPI socket, TCPIP::host::port::SOCKET)
+EMULATES = "pfeiffer_tpg362"
+EMULATOR = TPG362Emulator
+TRANSPORT = "serial"

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from acquisition.config import (
-    MODEL_OPTIONS,
     MODELS,
     ROLE_MODELS,
     ApparatusConfig,
@@ -128,8 +127,8 @@ def test_lab_example_parses_with_the_simulator_electrode_names():
     config = load_apparatus(LAB)
     assert config.source == str(LAB)
     assert set(ROLE_MODELS) <= set(config.instruments)
-    for role, model in ROLE_MODELS.items():
-        assert config.instrument(role).model == model
+    for role, models in ROLE_MODELS.items():
+        assert config.instrument(role).model in models
     assert set(config.hv_modules) == set(HV_MODULES)
     for name, (module, channel) in ELECTRODE_MAP.items():
         electrode = config.electrodes[name]
@@ -208,13 +207,21 @@ def test_a_file_written_from_the_simulator_world_parses(world):
 
 
 def test_model_names_and_options_match_the_driver_constructors():
+    from acquisition.config import model_options
+
     assert set(MODELS) == set(DRIVER_MODELS)
-    assert set(MODEL_OPTIONS) == set(MODELS)
-    for model, options in MODEL_OPTIONS.items():
+    for model in MODELS:
         parameters = inspect.signature(driver_class(model).__init__).parameters
-        for option in options:
+        for option in model_options(model):
             assert option in parameters, f"{model} driver takes no {option!r}"
             assert parameters[option].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_an_older_model_name_is_read_as_the_models_name():
+    data = mutate(lab_data(), {"instruments.gauges.model": "tpg362"})
+    assert parse(data).instrument("gauges").model == "pfeiffer_tpg362"
+    data = mutate(lab_data(), {"instruments.gauges.model": "pfeiffer_tpg362"})
+    assert parse(data).instrument("gauges").model == "pfeiffer_tpg362"
 
 
 def test_goniometer_limits_default_to_the_driver_defaults():
@@ -307,7 +314,7 @@ def _no_hv_modules(data):
 MALFORMED = [
     # instruments
     ({"instruments.gauges.model": "tpg361"}, "instruments.gauges.model", '"tpg361"', "did you mean 'tpg362'"),
-    ({"instruments.gauges.model": DELETE}, "instruments.gauges.model", None, "missing; required (one of 'tpg362'"),
+    ({"instruments.gauges.model": DELETE}, "instruments.gauges.model", None, "missing; required (one of 'iseg_hv'"),
     (
         {"instruments.filament.address": "192.168.1.20"},
         "instruments.filament.address",
