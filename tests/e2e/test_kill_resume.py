@@ -83,3 +83,37 @@ def test_sigkill_then_resume_holds_every_point_once(tmp_path):
     after = dict(zip(keys, p["signal_counts"]))
     assert all(after[k] == c for k, c in before.items())
     assert np.all(np.isfinite(p["rel_dcs"]))
+
+
+SMALL = PLAN.replace("energies_eV = [50, 150]", "energies_eV = [100]").replace(
+    "angles_deg = { start = 25, stop = 125, step = 10 }", "angles_deg = [40, 60, 80]").replace("sweeps = 2", "sweeps = 1")
+
+
+def test_a_kill_in_the_first_moments_leaves_no_file_or_a_resumable_one(tmp_path):
+    """Before, a kill in the first ~80 ms left a file nothing could open, and `run -o`
+    then refused the path. Kill as soon as the hidden partial file appears, and as soon
+    as the run file itself appears (0 points)."""
+    plan = tmp_path / "plan.toml"
+    plan.write_text(SMALL)
+    for moment in ("partial", "file"):
+        run = tmp_path / f"{moment}.h5"
+        partial = tmp_path / f".{moment}.h5.partial"
+        watched = partial if moment == "partial" else run
+        proc = subprocess.Popen(xbeam("run", str(plan), "--sim", "--virtual", "-q", "-o", str(run)),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while not watched.exists() and proc.poll() is None and time.monotonic() < deadline:
+            _WALL.sleep(0.001)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        if run.exists():  # resumable, however few points it holds
+            done = subprocess.run(xbeam("resume", str(run), "--sim", "--virtual", "-q"),
+                                  capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stdout + done.stderr
+        else:  # nothing under the name: the same command starts afresh
+            done = subprocess.run(xbeam("run", str(plan), "--sim", "--virtual", "-q", "-o", str(run)),
+                                  capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stdout + done.stderr
+        final = read_run(run)
+        assert final.status == "success" and final.n_points == 3, moment
