@@ -113,3 +113,40 @@ def test_beam_loss_between_points_suspends_and_recovers(rig, tmp_path):
     assert "beam current" in seen["suspended"][0].reason
     # resumed only after the beam came back and the configured wait passed
     assert seen["resumed"][0].t - seen["suspended"][0].t >= config.interlocks.wait_after_recovery_s
+
+
+def test_a_burst_inside_a_subgate_that_no_monitor_sees_is_counted_again(rig, tmp_path):
+    """A 2 s pressure burst inside a 5 s sub-gate: the monitors, read between sub-gates,
+    never see it (it has decayed below the trip by the next reading). Before, the point
+    was stored unflagged with far more than its true signal."""
+    from acquisition.events import Message, Monitor
+
+    clock, sim, config, apparatus = rig
+    world = sim.world
+    seen = {"points": [], "monitors_after_first": 0, "messages": [], "burst_at": None}
+
+    def on_event(event):
+        if isinstance(event, Point):
+            seen["points"].append(event)
+        elif isinstance(event, Monitor) and len(seen["points"]) == 1:
+            seen["monitors_after_first"] += 1
+            if seen["monitors_after_first"] == 2:  # the first sub-gate of the next gate has just ended
+                seen["burst_at"] = clock.now() + 1.5
+                world.pressure_burst(2e-5, 2.0, start=seen["burst_at"])
+        elif isinstance(event, Message):
+            seen["messages"].append(event.text)
+        elif isinstance(event, Suspended):
+            seen.setdefault("suspended", []).append(event)
+
+    stop, run = run_with(rig, tmp_path, on_event)
+    assert stop.status == "success" and run.n_points == 4
+    assert seen["burst_at"] is not None
+    assert "suspended" not in seen  # no interlock saw it: only the counts did
+    recounted = [m for m in seen["messages"] if "not a steady rate" in m and "counting the gate again" in m]
+    assert len(recounted) == 1, seen["messages"]
+    second = seen["points"][1]
+    assert not second.flags & PointFlag.UNSTEADY
+    for gate in (second.signal, second.background):
+        assert max(gate.subgate_counts) < 1.3 * min(gate.subgate_counts)  # the burst is not in the stored gate
+    assert any("not a steady rate" in text for _, _, _, text in run.log)
+    assert run.points["signal_subgate_chi2"][1] < 10 and run.points["background_subgate_chi2"][1] < 10
