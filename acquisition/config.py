@@ -19,6 +19,7 @@ Layout of an apparatus file (``examples/apparatus_lab.toml`` is an annotated one
     [gases.<name>]         molar_mass_g_mol, kinetic_diameter_nm, dcs_table
     [interlocks]           trip / resume thresholds (hysteresis), wait_after_recovery_s
     [effective_volume]     optional: angles_deg, factors
+    [simulator]            optional, written by `xbeam sim`: time_scale (its clock)
 
 Instrument roles are fixed names (:data:`ROLE_MODELS`, derived from the role
 protocols of :mod:`acquisition.roles`: any model whose driver can fill a role may);
@@ -80,6 +81,7 @@ __all__ = [
     "GasLineConfig",
     "InstrumentConfig",
     "InterlockConfig",
+    "SimulatorConfig",
     "TuneTable",
     "load_apparatus",
     "parse_apparatus",
@@ -352,6 +354,14 @@ class EffectiveVolume:
 
 
 @dataclass(frozen=True)
+class SimulatorConfig:
+    """Optional ``[simulator]``: written by ``xbeam sim`` into the apparatus file it
+    writes.  A run against that simulator must keep its clock."""
+
+    time_scale: float = 1.0  #: the simulator's time runs this many times faster than life
+
+
+@dataclass(frozen=True)
 class ApparatusConfig:
     """A validated apparatus file. ``text`` is the file as read (for the run file)."""
 
@@ -366,6 +376,7 @@ class ApparatusConfig:
     interlocks: InterlockConfig
     effective_volume: EffectiveVolume | None
     text: str
+    simulator: SimulatorConfig | None = None  #: set in files written by ``xbeam sim``
 
     def instrument(self, role: str) -> InstrumentConfig:
         """The instrument with that role (``"goniometer"``) or name."""
@@ -395,7 +406,7 @@ class ApparatusConfig:
             "gases": {n: plain_data(vars(g)) for n, g in self.gases.items()},
             "interlocks": plain_data(vars(self.interlocks)),
             "effective_volume": None if self.effective_volume is None else plain_data(vars(self.effective_volume)),
-        }
+        } | ({} if self.simulator is None else {"simulator": plain_data(vars(self.simulator))})
 
 
 # ====================================================================== parsing
@@ -443,6 +454,7 @@ def parse_apparatus(
     gases = _gases(root, base, check_paths)
     interlocks = _interlocks(root)
     effective_volume = _effective_volume(root)
+    simulator = _simulator(root)
     reader.raise_if_errors()
     config = ApparatusConfig(
         source=source,
@@ -456,6 +468,7 @@ def parse_apparatus(
         interlocks=interlocks,
         effective_volume=effective_volume,
         text=text,
+        simulator=simulator,
     )
     log.debug(
         "apparatus %s: %d instruments, %d electrodes, %d tune rows",
@@ -838,3 +851,12 @@ def _effective_volume(root: Table) -> EffectiveVolume | None:
     if angles is None or factors is None:
         return None
     return EffectiveVolume(angles, factors)
+
+
+def _simulator(root: Table) -> SimulatorConfig | None:
+    t = root.table("simulator", keys_of(SimulatorConfig), required=False)
+    if t is None:
+        return None
+    scale = t.number("time_scale", default=default_of(SimulatorConfig, "time_scale"), gt=0,
+                     what="how many times faster than life the simulator runs (1: real time)")
+    return None if scale is None else SimulatorConfig(scale)
