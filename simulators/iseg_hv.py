@@ -68,6 +68,13 @@ P3V|P12V|N12V?
 An unknown command or query sets Module Status *Is Input Error*; a query is then not
 answered (no error text was found in the instruction set for an unknown query, so
 the emulator sends none: the host's read times out, and the status shows why).
+
+``echo=True`` is the module on its own serial link (USB/RS-232, as NHR, NHS, SHR and
+EHS modules are reached without an iCS): every command line comes back as received,
+ending in CR LF, before its answer; a set command then gets its echo only.  Sources:
+the consensus of public clients (iseg-nhr on PyPI compares every echo with the
+command sent; another lab client auto-detects the echo from ``*IDN?``); the
+instruction set itself does not describe the serial echo.
 """
 
 from __future__ import annotations
@@ -125,8 +132,11 @@ class IsegHVEmulator(CommandEmulator):
     refusal = _Refused
     strict_header_separator = False  # ":MEAS:VOLT?(@0)" is accepted
 
-    def __init__(self, world, module: str) -> None:
+    def __init__(self, world, module: str, *, echo: bool = False) -> None:
         super().__init__(world)
+        #: echo every command line before its answer, as the modules' own serial
+        #: (USB, RS-232) interfaces do; the iCS controller's socket does not echo
+        self.echo = echo
         if module not in HV_MODULES:
             raise ValueError(f"unknown HV module {module!r}: one of {', '.join(HV_MODULES)}")
         self.module = module
@@ -384,6 +394,13 @@ class IsegHVEmulator(CommandEmulator):
         if not channels or any(not 0 <= i < len(self.channels) for i in channels):
             raise _Refused()
         return channels
+
+
+    def handle(self, line: str) -> str | None:
+        reply = super().handle(line)
+        if not self.echo:
+            return reply
+        return line if reply is None else f"{line}\r\n{reply}"
 
     def _each(self, arg: str, fn) -> str:
         return ",".join(fn(self.channels[i]) for i in self._channel_list(arg))

@@ -285,3 +285,21 @@ def test_delayed_trip_ramps_down_after_the_trip_time(det, world, clock):
     status = int(ask(det, ":READ:CHAN:STAT? (@0)"))
     assert status & 1 << 13 and status & 16  # tripped, ramping down
     assert 1000.0 < world.electrode_voltage("channeltron") < 2000.0
+
+
+# ------------------------------------------------------------------ serial echo
+def test_serial_link_echoes_every_line_before_its_answer(world):
+    # the module on its own USB/RS-232 link: the command line comes back first
+    hv = IsegHVEmulator(world, "hv_detector", echo=True)
+    assert ask(hv, "*IDN?") == b"*IDN?\r\niseg Spezialelektronik GmbH,EBS 40 40,520003,5.26\r\n"
+    assert ask(hv, ":VOLT 250,(@1)") == b":VOLT 250,(@1)\r\n"  # a set command: its echo only
+    assert world.hv["hv_detector"][1].set_V == 250.0
+    assert ask(hv, ":READ:VOLT? (@1)") == b":READ:VOLT? (@1)\r\n2.50000E+02V\r\n"
+    # unknown: echoed, then nothing (as without echo), and Is Input Error is set
+    assert ask(hv, ":READ:NOTHING?") == b":READ:NOTHING?\r\n"
+    assert int(ask(hv, ":READ:MOD:STAT?").split(b"\r\n")[1]) & (1 << 6)
+
+
+def test_no_echo_on_the_controller_socket(gun):
+    assert ask(gun, ":VOLT 10,(@0)") == b""
+    assert ask(gun, ":READ:VOLT? (@0)") == b"1.00000E+01V\r\n"
