@@ -72,12 +72,16 @@ INITiate[:IMMediate], ABORt, FETCh?, READ?, R? [<max>],       yes
 DATA:POINts?
 FORMat[:DATA] ASCii[?]                                       yes      REAL: -221 (not emulated)
 SYSTem:VERSion?, SYSTem:ERRor?, SYSTem:TIMeout[?]            yes      timeout stored only
+SYSTem:LOCK:REQuest?, :RELease, :OWNer?                      yes      one interface: LAN, granted
 STATus:OPERation|QUEStionable [:EVENt]? :CONDition?          yes      OPER bit 4 measuring,
 :ENABle[?], STATus:PRESet                                             5 waiting for trigger
 *CLS *ESE *ESR? *IDN? *OPC *OPC? *RST *SRE *STB? *TRG *TST?   yes      STB: EAV(2) QUES(3) MAV(4)
 *WAI                                                                  ESB(5) MSS(6) OPER(7)
-FREQuency, PERiod, time interval, ratio, CALCulate, HCOPy,   no       the emulator counts pulses
-MMEMory, DISPlay, channel 3, the *RST function FREQ                   (*RST leaves timed totalize)
+CONFigure:FREQuency [<exp>[,<res>]][,(@ch)], MEAS:FREQ?,     yes      events / gate; 9.91E37 with
+[SENS:]FUNCtion "FREQ|TOT:TIM|TOT:CONT [1|2]"[?],                     no edge in the gate (a random
+[SENS:]FREQuency:GATE:TIME[?], :GATE:SOURce {TIME|ADV}[?]             pulse train, not a carrier)
+PERiod, time interval, ratio, CALCulate, HCOPy, MMEMory,      no       the emulator counts pulses
+DISPlay, channel 3, the *RST function FREQ                             (*RST leaves timed totalize)
 ===========================================================  =======  ============================
 """
 
@@ -95,6 +99,15 @@ INFINITY = 9.9e37
 MIN_GATE_S = 1e-6
 MAX_GATE_S = 1000.0
 DEFAULT_GATE_S = 0.1
+#: frequency gate time range (s) and the expected value CONF:FREQ assumes (DEF)
+FREQ_MIN_GATE_S, FREQ_MAX_GATE_S = 1e-5, 1000.0
+DEFAULT_EXPECTED_HZ = 1e7
+#: SENSe:FUNCtion names (short or long) -> the function they select
+_FUNCTIONS = {
+    "FREQ": "FREQ", "FREQUENCY": "FREQ",
+    "TOT:TIM": "TOT:TIM", "TOTALIZE:TIMED": "TOT:TIM", "TOT:TIMED": "TOT:TIM", "TOTALIZE:TIM": "TOT:TIM",
+    "TOT:CONT": "TOT:CONT", "TOTALIZE:CONTINUOUS": "TOT:CONT", "TOT:CONTINUOUS": "TOT:CONT", "TOTALIZE:CONT": "TOT:CONT",
+}
 MAX_COUNT = 1_000_000
 #: floating-point slack when deciding whether a gate has ended at the requested time
 _EPS = 1e-9
@@ -242,6 +255,8 @@ class Counter53230AEmulator(ScpiEmulator):
         super().__init__(world)
         #: test hook: the next reading drawn is 9.91E37 (measurement timeout)
         self.timeout_next = False
+        #: SYSTem:LOCK requests held (the lock is not part of the *RST state)
+        self.lock_count = 0
         self.oper = self.status_register(StatusRegister("OPER", 7, self._oper_condition), "STATus:OPERation")
         self.ques = self.status_register(StatusRegister("QUES", 3), "STATus:QUEStionable")
         self.reset()
@@ -250,6 +265,15 @@ class Counter53230AEmulator(ScpiEmulator):
         c("CONFigure:TOTalize:CONTinuous", self._configure_continuous)
         c("CONFigure?", self._no_params(self._configure_query))
         c("MEASure:TOTalize:TIMed?", self._measure)
+        c("CONFigure:FREQuency", self._configure_frequency)
+        c("MEASure:FREQuency?", self._measure_frequency)
+        c("[SENSe:]FUNCtion[:ON]", self._set_function)
+        c("[SENSe:]FUNCtion[:ON]?", self._no_params(self._function_query))
+        c("[SENSe:]FREQuency:GATE:TIME", self._set_frequency_gate)
+        c("[SENSe:]FREQuency:GATE:TIME?", lambda a: ascii_reading(self.query_value(
+            a, self.freq_gate_s, minimum=FREQ_MIN_GATE_S, maximum=FREQ_MAX_GATE_S, default=DEFAULT_GATE_S)))
+        c("[SENSe:]FREQuency:GATE:SOURce", self._setter("freq_gate_source", {"TIME": "TIME", "ADVanced": "ADV"}))
+        c("[SENSe:]FREQuency:GATE:SOURce?", self._no_params(lambda: self.freq_gate_source))
         c("[SENSe:]TOTalize:GATE:TIME", self._set_gate)
         c("[SENSe:]TOTalize:GATE:TIME?", lambda a: ascii_reading(self.query_value(
             a, self.gate_s, minimum=MIN_GATE_S, maximum=MAX_GATE_S, default=DEFAULT_GATE_S)))
@@ -334,6 +358,9 @@ class Counter53230AEmulator(ScpiEmulator):
             self.single(a), low=1e-3, high=2000.0, unit="S", default=1.0, infinity=INFINITY)))
         c("SYSTem:TIMeout?", lambda a: ascii_reading(self.query_value(a, self.timeout_s, minimum=1e-3, maximum=2000.0, default=1.0)))
         c("STATus:PRESet", self._no_params(self._status_preset))
+        c("SYSTem:LOCK:REQuest?", self._no_params(self._lock_request))
+        c("SYSTem:LOCK:RELease", self._no_params(self._lock_release))
+        c("SYSTem:LOCK:OWNer?", self._no_params(lambda: "LAN" if self.lock_count else "NONE"))
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
@@ -342,6 +369,8 @@ class Counter53230AEmulator(ScpiEmulator):
         self.function = "TOT:TIM"
         self.channel = 1
         self.gate_s = DEFAULT_GATE_S
+        self.freq_gate_s = DEFAULT_GATE_S
+        self.freq_gate_source = "TIME"
         self.samples = 1
         self.trigger_count = 1
         self.trigger_source = "IMM"
@@ -425,6 +454,8 @@ class Counter53230AEmulator(ScpiEmulator):
         self._clear_memory()
 
     def _configure_query(self) -> str:
+        if self.function == "FREQ":
+            return f'"FREQ {ascii_reading(DEFAULT_EXPECTED_HZ)},{ascii_reading(self._resolution_hz())},(@{self.channel})"'
         if self.function == "TOT:CONT":
             return f'"TOT:CONT (@{self.channel})"'
         return f'"TOT:TIM {ascii_reading(self.gate_s)},(@{self.channel})"'
@@ -432,6 +463,64 @@ class Counter53230AEmulator(ScpiEmulator):
     def _measure(self, arg: str) -> str | None:
         self._configure(arg)
         return self._read()
+
+    # ------------------------------------------------------------ frequency
+    def _configure_frequency(self, arg: str) -> None:
+        """``CONF:FREQ [{<expected>|MIN|MAX|DEF}[,{<resolution>|MIN|MAX|DEF}]][,(@ch)]``:
+        the expected value and resolution only choose the gate on the real counter; here
+        the gate is the default 0.1 s (the channeltron's pulses have no fixed frequency)."""
+        parts = self.params(arg, 0, 3)
+        channel = 1
+        if parts and parts[-1].replace(" ", "").startswith("(@"):
+            channel = self._parse_channel(parts.pop())
+        for text in parts:
+            if text and self.keyword(text) is None:
+                self.numeric(text, low=0.0, high=1e12, unit="HZ")
+        self._configured("FREQ", self.gate_s, channel)
+        self.freq_gate_s, self.freq_gate_source = DEFAULT_GATE_S, "TIME"
+
+    def _measure_frequency(self, arg: str) -> str | None:
+        self._configure_frequency(arg)
+        return self._read()
+
+    def _set_function(self, arg: str) -> None:
+        """``FUNC "FREQ 1"`` / ``"TOT:TIM 2"`` / ``"TOT:CONT"``: short or long forms, channel
+        after a space (1 if absent); other functions (period, time interval...) -224."""
+        words = self.string(arg).strip().upper().split()
+        if not words or len(words) > 2:
+            raise ScpiError(-224)
+        channel = 1
+        if len(words) == 2:
+            if words[1] not in ("1", "2", "(@1)", "(@2)"):
+                raise ScpiError(-224)
+            channel = int(words[1].strip("(@)"))
+        name = words[0].removeprefix("SENS:").removeprefix("SENSE:")
+        function = _FUNCTIONS.get(name)
+        if function is None:
+            raise ScpiError(-224)
+        self.function, self.channel = function, channel
+        self._clear_memory()
+
+    def _function_query(self) -> str:
+        return f'"{self.function} {self.channel}"'
+
+    # ------------------------------------------------------------ interface lock
+    # One interface (the LAN socket) is emulated, so a request is always granted; each
+    # request counts and needs its release, as on the counter.
+    def _lock_request(self) -> str:
+        self.lock_count += 1
+        return "1"
+
+    def _lock_release(self) -> None:
+        self.lock_count = max(0, self.lock_count - 1)
+
+    def _set_frequency_gate(self, arg: str) -> None:
+        self.freq_gate_s = self.numeric(self.single(arg), low=FREQ_MIN_GATE_S, high=FREQ_MAX_GATE_S,
+                                        unit="S", default=DEFAULT_GATE_S)
+        self._clear_memory()
+
+    def _resolution_hz(self) -> float:
+        return DEFAULT_EXPECTED_HZ * 1e-12 / self.freq_gate_s
 
     def _set_gate(self, arg: str) -> None:
         self.gate_s = self._parse_gate(self.single(arg))
@@ -549,10 +638,19 @@ class Counter53230AEmulator(ScpiEmulator):
     # ------------------------------------------------------------ measurement
     def _gating(self) -> tuple[float, float, bool]:
         """(gate length, start offset, gate edges come) for the gate source in force."""
+        if self.function == "FREQ":
+            if self.freq_gate_source == "TIME":
+                return self.freq_gate_s, 0.0, True
+            return self._advanced_gating(self.freq_gate_s)
         if self.gate_source == "TIME" or self.gate_s >= INFINITY:
             return self.gate_s, 0.0, self.gate_source == "TIME"
         if self.gate_source == "EXT":
             return self.gate_s, 0.0, False
+        return self._advanced_gating(self.gate_s)
+
+    def _advanced_gating(self, gate_s: float) -> tuple[float, float, bool]:
+        """Advanced gating: opened ``GATE:STAR:DEL:TIME`` late, held ``GATE:STOP:HOLD:TIME``;
+        external or event-counted edges never come."""
         start_ok = self.start_source == "IMM" and self.start_wait_source in ("IMM", "TIME")
         stop_ok = self.stop_source == "IMM" and self.stop_wait_source == "TIME" and self.stop_wait_s > 0
         offset = self.start_wait_s if self.start_wait_source == "TIME" else 0.0
@@ -595,6 +693,11 @@ class Counter53230AEmulator(ScpiEmulator):
                 value = NOT_A_NUMBER
             elif m.partial is not None and m.partial[0] == k:
                 value = float(m.partial[2] + self._count(m.partial[1], stop))
+            elif self.function == "FREQ":
+                # a reciprocal frequency reading of the pulse train: events over the gate;
+                # no edge in the gate is the counter's "no signal" reading
+                events = self._count(start, stop)
+                value = events / (stop - start) if events else NOT_A_NUMBER
             else:
                 value = float(self._count(start, stop))
             m.partial = None

@@ -458,3 +458,60 @@ def test_a_lab_scripts_input_setup_is_accepted(counter):
     assert ask(counter, "INP:COUP?;RANG?;PROB?;LEV?;LEV:AUTO?") == (
         "DC;+5.00000000000000E+001;+10;+9.00000000000000E-001;0"
     )
+
+
+# ------------------------------------------------------------------ frequency (what lab clients measure)
+def test_function_frequency_reads_the_pulse_rate_over_the_gate(counter, world, clock):
+    beam_on(world)
+    assert ask(counter, "FUNC 'FREQ 1'") == ""
+    assert ask(counter, "FUNC?") == '"FREQ 1"'
+    assert ask(counter, "FREQ:GATE:TIME 1") == ""
+    assert ask(counter, "FREQ:GATE:TIME?") == "+1.00000000000000E+000"
+    t0 = clock.now()
+    reply = ask(counter, "READ?")
+    assert READING.match(reply)
+    rate = world.measured_rate(t0 + 0.5)
+    # a 1 s gate: events per second, Poisson around the world's counted rate
+    assert float(reply) == pytest.approx(rate, abs=6 * math.sqrt(rate))
+    assert float(reply) == round(float(reply))
+    assert clock.now() == pytest.approx(t0 + 1.0)
+    assert errors(counter) == []
+
+
+def test_frequency_without_pulses_is_the_no_signal_reading(counter):
+    assert ask(counter, "MEAS:FREQ?") == "+9.91000000000000E+037"  # no beam: no edge in the gate
+    assert ask(counter, "CONF?") == '"FREQ +1.00000000000000E+007,+1.00000000000000E-004,(@1)"'
+
+
+def test_conf_freq_channel_and_gate_source(counter):
+    assert ask(counter, "CONF:FREQ 1E3,(@2)") == ""
+    assert ask(counter, "FUNC?") == '"FREQ 2"'
+    assert ask(counter, "FREQ:GATE:SOUR ADV") == ""
+    assert ask(counter, "FREQ:GATE:SOUR?") == "ADV"
+    assert ask(counter, "SENS:FREQ:GATE:SOUR EXT") == ""  # TIME or ADVanced only
+    assert errors(counter) == ['-224,"Illegal parameter value"']
+    assert ask(counter, "CONF:TOT:TIM 0.1") == ""
+    assert ask(counter, "FUNC?") == '"TOT:TIM 1"'
+
+
+def test_function_names_in_both_forms_and_the_ones_not_emulated(counter):
+    assert ask(counter, 'FUNC "FREQuency 2"') == ""
+    assert ask(counter, "FUNC?") == '"FREQ 2"'
+    assert ask(counter, 'SENS:FUNC "TOTalize:TIMed"') == ""
+    assert ask(counter, "FUNC?") == '"TOT:TIM 1"'
+    assert ask(counter, "FUNC 'PER 1'") == ""  # period: not emulated
+    assert ask(counter, "FUNC FREQ") == ""  # not a string
+    assert errors(counter) == ['-224,"Illegal parameter value"', '-104,"Data type error"']
+
+
+def test_interface_lock_request_release_owner(counter):
+    assert ask(counter, "SYST:LOCK:OWN?") == "NONE"
+    assert ask(counter, "SYST:LOCK:REQ?") == "1"
+    assert ask(counter, "SYST:LOCK:REQ?") == "1"  # requests nest
+    assert ask(counter, "SYST:LOCK:OWN?") == "LAN"
+    ask(counter, "SYST:LOCK:REL")
+    assert ask(counter, "SYST:LOCK:OWN?") == "LAN"
+    ask(counter, "SYSTem:LOCK:RELease")
+    assert ask(counter, "SYST:LOCK:OWN?") == "NONE"
+    ask(counter, "SYST:LOCK:REL")  # releasing an unheld lock is harmless
+    assert errors(counter) == []
