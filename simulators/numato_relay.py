@@ -28,9 +28,14 @@ adc read N          0-1023 (10 bit, 5 V reference) from :attr:`analog_inputs_V` 
 ==================  =========================================================  =========
 
 A module has ``gpio_count`` GPIOs (default: 4 on the 1-, 2- and 4-relay modules, none
-on the larger ones; every GPIO can be read as an analog input).  Anything else,
-``info`` included, gets the firmware's answer to an unknown command: the echo and the
-prompt, no output line.
+on the larger ones; every GPIO can be read as an analog input).  Anything else gets the
+firmware's answer to an unknown command: the echo and the prompt, no output line.
+
+Not emulated for want of a source: ``info`` ("the power-on status"), ``relay poweron
+HH`` and ``gpio poweron DD VV``.  Numato's own Python API (``numato-usb-relay``) lists
+all three for its newer firmware and reads up to 105 bytes after ``info``, but neither
+it nor Numato's pages at hand give the text of the reply; ``info`` is answered as an
+unknown command (echo, prompt) rather than with an invented format.
 """
 
 from __future__ import annotations

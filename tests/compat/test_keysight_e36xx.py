@@ -83,6 +83,7 @@ def psu(request, world, serve):
         server.visa_address, read_termination="\n", write_termination="\n", timeout=2000
     )
     driver = getattr(ivi.agilent, driver_name)(VisaLink(resource), id_query=True)  # the model is checked
+    driver._self_test_delay = 0  # its wait before reading *TST? (5 s): the emulator's test is instant
     driver.utility.reset()
     yield driver
     resource.close()
