@@ -25,6 +25,8 @@ from acquisition.events import Gate, PointFlag
 
 __all__ = [
     "DcsPointResult",
+    "DcsReducer",
+    "effective_volume_factors",
     "DetectorModel",
     "ReducedPoint",
     "RESULT_TYPES",
@@ -153,3 +155,47 @@ def reduce_dcs_point(
         effective_volume_factor=factor,
     )
     return ReducedPoint(result, flags, own)
+
+
+class DcsReducer:
+    """Reduces the points of one DCS run in execution order.
+
+    Keeps what one point needs from the earlier ones: the last own background of each
+    (sweep, energy), which a point without a background gate borrows, and the last raw
+    rates (what counting to a precision guesses from).  The DCS procedure uses it live
+    and analysis offline on the gates stored in a run file, so both give the same
+    numbers."""
+
+    def __init__(self, detector: DetectorModel, factors: dict[float, float], *, background_subtracted: bool) -> None:
+        """``factors``: angle (deg) -> effective-volume factor; ``background_subtracted``:
+        False for a plan that measures no background (nothing is borrowed or subtracted)."""
+        self.detector = detector
+        self.factors = factors
+        self.background_subtracted = background_subtracted
+        self._last_background: dict[tuple[int, int], tuple[float, float]] = {}
+        self._last_raw_rates: dict[tuple[int, int], tuple[float, float]] = {}
+
+    def last_raw_rates(self, sweep: int, energy_index: int) -> tuple[float, float] | None:
+        """Raw (signal, background) rates of this sweep and energy's last point with both."""
+        return self._last_raw_rates.get((sweep, energy_index))
+
+    def reduce(self, sweep: int, energy_index: int, angle_deg: float, signal: Gate,
+               background: Gate | None) -> ReducedPoint:
+        key = (sweep, energy_index)
+        borrowed = None
+        if background is None and self.background_subtracted:
+            borrowed = self._last_background.get(key, (math.nan, math.nan))
+        reduced = reduce_dcs_point(signal, background, self.detector,
+                                   effective_volume_factor=self.factors[angle_deg], borrowed_background=borrowed)
+        if reduced.background_norm is not None:
+            self._last_background[key] = reduced.background_norm
+            self._last_raw_rates[key] = (reduced.result.signal_rate_cps, reduced.result.background_rate_cps)
+        return reduced
+
+
+def effective_volume_factors(angles_deg, table_angles_deg=None, table_factors=None) -> dict[float, float]:
+    """The factor at each angle, linear in the table (all 1 without a table; ValueError
+    for an angle outside it)."""
+    if table_angles_deg is None:
+        return {float(a): 1.0 for a in angles_deg}
+    return {float(a): float(counting.effective_volume_factor(a, table_angles_deg, table_factors)) for a in angles_deg}

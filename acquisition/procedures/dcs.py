@@ -4,9 +4,8 @@ For every point: energy (tune), angle, gas through the needle (signal) and throu
 side leak (background), each counted in sub-gates under the interlocks
 (:meth:`acquisition.runner.Runner.count`).  Whichever gas path is open goes first, so
 a point costs one valve change, not two.  The reduction of the gates to a relative DCS
-is the pure :func:`acquisition.reduction.reduce_dcs_point`; this procedure only keeps
-what it needs from one point to the next (the last background of a sweep and energy,
-for points without their own; the last raw rates, for counting to a precision).
+is :class:`acquisition.reduction.DcsReducer` (the pure ``reduce_dcs_point`` and what one
+point needs from the earlier ones), which analysis uses on run files too.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any, ClassVar
 
 from acquisition import counting
 from acquisition.events import Gate, Point, PointFlag
-from acquisition.reduction import DetectorModel, reduce_dcs_point
+from acquisition.reduction import DcsReducer, DetectorModel, effective_volume_factors
 
 __all__ = ["DcsScan"]
 
@@ -30,19 +29,13 @@ class DcsScan:
     def __init__(self, plan, config) -> None:
         self.plan = plan
         self.config = config
-        self.detector = DetectorModel.from_config(config.detector)
         ev = config.effective_volume
         # one factor per planned angle, interpolated once (ValueError now if outside the table)
-        self._ev_factor = {
-            a: float(counting.effective_volume_factor(a, ev.angles_deg, ev.factors)) if ev is not None else 1.0
-            for a in plan.scan.angles_deg
-        }
+        factors = effective_volume_factors(plan.scan.angles_deg, *((ev.angles_deg, ev.factors) if ev else ()))
+        self.reducer = DcsReducer(DetectorModel.from_config(config.detector), factors,
+                                  background_subtracted=plan.background.mode != "none")
         # the longer of the plan's and the gas line's settle time (plans.SettleConfig)
         self._gas_settle_s = max(plan.settle.gas_s, config.gas_line.settle_s)
-        #: (sweep, energy_index) -> normalised background, its variance: for points without their own
-        self._last_background: dict[tuple[int, int], tuple[float, float]] = {}
-        #: (sweep, energy_index) -> raw (signal, background) rates of the last point: precision mode's guesses
-        self._last_raw_rates: dict[tuple[int, int], tuple[float, float]] = {}
 
     # ------------------------------------------------------------ the runner's calls
     def points(self):
@@ -113,7 +106,7 @@ class DcsScan:
         """
         target = self.plan.counting.target_precision
         other = gates.get("background" if kind == "signal" else "signal")
-        previous = self._last_raw_rates.get((pp.sweep, pp.energy_index))
+        previous = self.reducer.last_raw_rates(pp.sweep, pp.energy_index)
 
         def enough(counts: list[int]) -> bool:
             n_here, t_here = sum(counts), len(counts) * subgate_s
@@ -137,17 +130,7 @@ class DcsScan:
         return enough
 
     def _point(self, run, pp, signal: Gate, background: Gate | None, attempt: int) -> Point:
-        key = (pp.sweep, pp.energy_index)
-        if background is None and self.plan.background.mode != "none":
-            borrowed = self._last_background.get(key, (math.nan, math.nan))
-        else:
-            borrowed = None
-        reduced = reduce_dcs_point(signal, background, self.detector,
-                                   effective_volume_factor=self._ev_factor[pp.angle_deg],
-                                   borrowed_background=borrowed)
-        if reduced.background_norm is not None:
-            self._last_background[key] = reduced.background_norm
-            self._last_raw_rates[key] = (reduced.result.signal_rate_cps, reduced.result.background_rate_cps)
+        reduced = self.reducer.reduce(pp.sweep, pp.energy_index, pp.angle_deg, signal, background)
         flags = reduced.flags | (PointFlag.REDONE if attempt > 1 else PointFlag.NONE)
         return Point(
             seq=run.seq,
