@@ -10,12 +10,13 @@ the published angles).
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DcsTable", "DcsTableError", "reference_path"]
+__all__ = ["COLUMNS", "DcsTable", "DcsTableError", "reference_path"]
 
 _DATA = Path(__file__).resolve().parent / "data"
 
@@ -26,7 +27,32 @@ def reference_path(name: str) -> Path:
 
 
 class DcsTableError(ValueError):
-    pass
+    """A DCS table file that cannot be read: the message names the file, the line and
+    what is allowed."""
+
+
+#: the columns a table must have (``dcs_err`` and others are optional)
+COLUMNS = ("angle_deg", "energy_eV", "dcs")
+_FORMAT = "CSV with a header line angle_deg,energy_eV,dcs[,dcs_err] (dcs in 1e-20 m^2/sr), one row per cell"
+
+#: column -> (test, what is allowed)
+_ALLOWED = {
+    "angle_deg": (lambda v: 0 <= v <= 180, "from 0 to 180 (a finite number, in degrees)"),
+    "energy_eV": (lambda v: v > 0, "> 0 (a finite number, in eV)"),
+    "dcs": (lambda v: v > 0, "> 0 (a finite number, in 1e-20 m^2/sr)"),
+    "dcs_err": (lambda v: v >= 0, ">= 0 or empty (a finite number, in 1e-20 m^2/sr)"),
+}
+
+
+def _number(path: Path, lineno: int, name: str, text: str) -> float:
+    test, allowed = _ALLOWED[name]
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not test(value) or "_" in text:
+        raise DcsTableError(f"{path}: line {lineno}: {name} = {text!r}: must be {allowed}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -41,32 +67,54 @@ class DcsTable:
 
     @classmethod
     def from_csv(cls, path: str | Path) -> "DcsTable":
+        """Read a table; every malformed file raises :class:`DcsTableError` naming the
+        file, the line and what is allowed (:data:`COLUMNS`)."""
         path = Path(path)
         try:
-            with path.open(newline="") as fh:
-                rows = [line for line in fh if line.strip() and not line.lstrip().startswith("#")]
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise DcsTableError(f"{path}: not a text CSV file (not UTF-8); expected {_FORMAT}") from None
         except OSError as exc:
-            raise DcsTableError(f"{path}: cannot read DCS table: {exc}") from exc
-        reader = csv.DictReader(rows)
-        need = {"angle_deg", "energy_eV", "dcs"}
-        if reader.fieldnames is None or not need <= set(reader.fieldnames):
-            raise DcsTableError(f"{path}: columns must include {sorted(need)}, found {reader.fieldnames}")
+            raise DcsTableError(f"{path}: cannot read the DCS table: {exc.strerror or exc}") from exc
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+                 if line.strip() and not line.lstrip().startswith("#")]
+        if not lines:
+            raise DcsTableError(f"{path}: no header and no data; expected {_FORMAT}")
+        (header_line, header_text), *data = lines
+        header = [name.strip() for name in next(csv.reader([header_text]))]
+        missing = [name for name in COLUMNS if name not in header]
+        if missing:
+            raise DcsTableError(f"{path}: line {header_line}: header {','.join(header)!r} lacks "
+                                f"{', '.join(missing)}; expected {_FORMAT}")
+        if not data:
+            raise DcsTableError(f"{path}: no data rows after the header; expected {_FORMAT}")
+        column = {name: header.index(name) for name in (*COLUMNS, "dcs_err") if name in header}
         cells: dict[tuple[float, float], tuple[float, float]] = {}
-        for lineno, row in enumerate(reader, start=2):
-            try:
-                key = (float(row["energy_eV"]), float(row["angle_deg"]))
-                value = float(row["dcs"])
-                err = float(row["dcs_err"]) if row.get("dcs_err") not in (None, "") else np.nan
-            except ValueError as exc:
-                raise DcsTableError(f"{path}: data row {lineno - 1}: {exc}") from exc
-            if not value > 0:
-                raise DcsTableError(f"{path}: data row {lineno - 1}: dcs must be > 0, got {value}")
-            cells[key] = (value, err)
+        first_line: dict[tuple[float, float], int] = {}
+        for lineno, line in data:
+            fields = [f.strip() for f in next(csv.reader([line]))]
+            if len(fields) < len(header):
+                raise DcsTableError(f"{path}: line {lineno}: {len(fields)} fields, the header has {len(header)} "
+                                    f"({','.join(header)})")
+            values = {}
+            for name, i in column.items():
+                if name == "dcs_err" and fields[i] == "":
+                    values[name] = np.nan
+                    continue
+                values[name] = _number(path, lineno, name, fields[i])
+            key = (values["energy_eV"], values["angle_deg"])
+            if key in first_line:
+                raise DcsTableError(f"{path}: line {lineno}: energy_eV = {key[0]:g}, angle_deg = {key[1]:g} "
+                                    f"again (first on line {first_line[key]}); each cell once")
+            first_line[key] = lineno
+            cells[key] = (values["dcs"], values.get("dcs_err", np.nan))
         energies = np.array(sorted({e for e, _ in cells}))
         angles = np.array(sorted({a for _, a in cells}))
         if len(cells) != len(energies) * len(angles):
+            hole = next((e, a) for e in energies for a in angles if (e, a) not in cells)
             raise DcsTableError(
-                f"{path}: not a full grid: {len(cells)} cells for {len(energies)} energies x {len(angles)} angles"
+                f"{path}: not a full grid: {len(cells)} cells for {len(energies)} energies x {len(angles)} angles "
+                f"(no row for energy_eV = {hole[0]:g}, angle_deg = {hole[1]:g}); every angle at every energy"
             )
         dcs = np.array([[cells[(e, a)][0] for a in angles] for e in energies])
         err = np.array([[cells[(e, a)][1] for a in angles] for e in energies])
