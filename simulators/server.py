@@ -18,6 +18,7 @@ state, not parsing.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import re
@@ -40,6 +41,7 @@ __all__ = [
     "Faults",
     "InstrumentServer",
     "LOOPBACK",
+    "ServerPortError",
 ]
 
 log = logging.getLogger(__name__)
@@ -896,6 +898,15 @@ def garble(reply: bytes, termination: bytes) -> bytes:
     return b"\xfe#" + body[::-1] + b"\x15" + termination
 
 
+class ServerPortError(RuntimeError):
+    """An emulator cannot listen on its port (out of range, in use, not permitted);
+    ``port`` is the port, the message names it and says why."""
+
+    def __init__(self, port: int, message: str) -> None:
+        self.port = port
+        super().__init__(message)
+
+
 class InstrumentServer:
     """Serve one emulator on ``127.0.0.1:port`` (0 = any free port), one thread per client.
 
@@ -928,10 +939,22 @@ class InstrumentServer:
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> "InstrumentServer":
+        """Listen on the port; a port out of range, in use or not permitted is a
+        :class:`ServerPortError` naming it."""
+        port = self._requested_port
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ServerPortError(port, f"port {port!r} for the {self.emulator.model} emulator is out of range: "
+                                        "allowed 1-65535, or 0 for any free port")
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((LOOPBACK, self._requested_port))
-        listener.listen(8)
+        try:
+            listener.bind((LOOPBACK, port))
+            listener.listen(8)
+        except OSError as exc:
+            listener.close()
+            why = {errno.EADDRINUSE: "already in use (another simulator, or another program, listens there)",
+                   errno.EACCES: "not permitted (ports below 1024 need privileges)"}.get(exc.errno, exc.strerror)
+            raise ServerPortError(port, f"{LOOPBACK}:{port} for the {self.emulator.model} emulator: {why}") from exc
         self._listener = listener
         self.port = listener.getsockname()[1]
         self._spawn(self._accept_loop, f"{self.emulator.model} server :{self.port}")
