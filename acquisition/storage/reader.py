@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Self
 
 import h5py
 import numpy as np
+
+try:  # POSIX: is a writer (or another process) holding the file?
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 from .layout import FILE_VERSION, GATES, MONITOR_LOGS, StorageError, decode, per_point_names
 from .recovery import committed_points
@@ -111,15 +118,160 @@ def _json_note(group: h5py.Group, name: str) -> dict[str, Any]:
         return {}
 
 
+#: the HDF5 format signature; a superblock starts with it at 0, 512, 1024, 2048, ...
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: superblock file-consistency flags: opened for writing, opened for SWMR writing
+_WRITE_FLAGS = 0x01 | 0x04
+
+
+@dataclass(frozen=True)
+class _Superblock:
+    version: int
+    flags: int  #: file-consistency flags (a writer has it open, or crashed with it open)
+    end_of_file: int | None  #: the address of the end of the file (None: undefined), from the base
+
+
+def _superblock(path: Path, size: int) -> _Superblock:
+    """Find and decode the superblock (HDF5 file format specification, section II.A),
+    refusing what is not an HDF5 file.  Reads a few hundred bytes; opens nothing with HDF5."""
+    with path.open("rb") as fh:
+        offset = 0
+        while offset + len(_HDF5_SIGNATURE) <= size:
+            fh.seek(offset)
+            head = fh.read(96)
+            if head.startswith(_HDF5_SIGNATURE):
+                break
+            offset = 512 if offset == 0 else offset * 2
+        else:
+            raise StorageError(f"{path}: not an HDF5 file (no HDF5 signature): not a run file")
+    version = head[8] if len(head) > 8 else -1
+    if version in (0, 1):
+        layout = (13, 20, 4, 24 + (4 if version == 1 else 0), 2)  # sizeof offsets, flags, flag bytes, addresses
+    elif version in (2, 3):
+        layout = (9, 11, 1, 12, 2)
+    else:  # a format this reader does not know: HDF5 itself decides
+        return _Superblock(version, 0, None)
+    size_at, flags_at, flag_bytes, addresses_at, eof_index = layout
+    width = head[size_at] if len(head) > size_at else 0
+    end = addresses_at + (eof_index + 1) * width
+    if width not in (2, 4, 8) or len(head) < end:
+        raise StorageError(f"{path}: damaged HDF5 file: its superblock is cut short or unreadable")
+    # before version 3 the flags were not kept up to date, and SWMR needs version 3
+    flags = int.from_bytes(head[flags_at:flags_at + flag_bytes], "little") if version == 3 else 0
+    base = int.from_bytes(head[addresses_at:addresses_at + width], "little")
+    eof = int.from_bytes(head[end - width:end], "little")
+    undefined = (1 << (8 * width)) - 1
+    return _Superblock(version, flags, None if eof == undefined or base == undefined else base + eof)
+
+
+def _writer_alive(path: Path) -> bool:
+    """True if a process holds the run file open (the writer's flock, HDF5's own lock)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return False
+    with path.open("rb") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 def _open(path: Path) -> h5py.File:
-    """SWMR read works on running, crashed and finished v110+ files; plain read on
-    anything else."""
-    if not path.exists():
-        raise FileNotFoundError(path)
+    """Open a run file for reading, refusing at once what HDF5 could hang on.
+
+    Why it could hang: a SWMR reader expects a file another process is still writing,
+    so HDF5 skips its end-of-file check and, when a metadata block fails its checksum
+    (a torn read during the writer's flush), reads it again after a sleep that doubles
+    each time, up to 100 times: 2**100 ns for a block that will never be right.  A
+    truncated file (its metadata cut off) hung ``resume`` and ``export`` for hours, in C,
+    deaf to Ctrl-C.  So:
+
+    * the HDF5 signature and the superblock are read first, in Python: not an HDF5 file,
+      or shorter than the end-of-file address its superblock records, is refused here
+      (unless a writer holds it and is growing it now);
+    * a file no writer had open when it was closed (its consistency flags are clear) is
+      opened without SWMR: HDF5 then reads each block once and a damaged one is an
+      error at once;
+    * only a file a writer has open, or crashed with open, is opened in SWMR-read mode
+      (the one mode HDF5 accepts it in), with the read attempts bounded
+      (:func:`_open_swmr`): a damaged block is an error within about a second.
+    """
     try:
-        return h5py.File(path, "r", swmr=True)
-    except OSError:
-        return h5py.File(path, "r")
+        size = path.stat().st_size
+        if path.is_dir():
+            raise StorageError(f"{path}: is a directory, not a run file")
+        superblock = _superblock(path, size)
+    except FileNotFoundError:
+        raise StorageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    written = superblock.flags & _WRITE_FLAGS
+    if superblock.end_of_file is not None and size < superblock.end_of_file and not (written and _writer_alive(path)):
+        raise StorageError(
+            f"{path}: damaged run file: {size} bytes, but its HDF5 superblock says {superblock.end_of_file} "
+            "(truncated: an interrupted copy or a full disk?)"
+        )
+    try:
+        return _open_swmr(path) if written else h5py.File(path, "r")
+    except OSError as exc:
+        raise StorageError(f"{path}: damaged or unreadable HDF5 file: {exc}") from exc
+
+
+#: checksum read attempts of a SWMR reader: a torn read during the writer's flush is
+#: right again within microseconds; 30 attempts of doubling sleeps end after ~1 s
+SWMR_READ_ATTEMPTS = 30
+
+
+def _open_swmr(path: Path) -> h5py.File:
+    """SWMR read, with HDF5's metadata read attempts bounded (``H5Pset_metadata_read_attempts``,
+    public HDF5 API that h5py does not wrap; called on h5py's own copy of the library)
+    when that library can be found, so that a damaged block is an error within about a
+    second instead of 2**100 ns."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)  # as h5py.File's own
+    set_attempts = _hdf5_function("H5Pset_metadata_read_attempts")
+    if set_attempts is not None:
+        set_attempts(fapl.id, SWMR_READ_ATTEMPTS)
+    fid = h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ, fapl=fapl)
+    return h5py.File(fid)
+
+
+@cache
+def _hdf5_function(name: str):
+    """A function of the HDF5 library h5py has loaded (Linux: found in /proc/self/maps;
+    elsewhere None).  Checked to be h5py's copy: it must know h5py's identifiers."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split()[-1] for line in fh if "libhdf5" in line}
+        paths = sorted(p for p in paths if Path(p).name.startswith("libhdf5") and "_hl" not in Path(p).name)
+        if len(paths) != 1:
+            return None
+        lib = ctypes.CDLL(paths[0])
+        is_valid = lib.H5Iis_valid
+        is_valid.argtypes, is_valid.restype = [ctypes.c_int64], ctypes.c_int
+        probe = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+        if is_valid(probe.id) <= 0:
+            return None
+        function = getattr(lib, name)
+        function.argtypes, function.restype = [ctypes.c_int64, ctypes.c_uint], ctypes.c_int
+        return function
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+@contextmanager
+def _damaged(path: Path):
+    """What HDF5 raises inside a file that opened (a damaged block, a missing object of a
+    file that only looks like a run) is a :class:`StorageError` naming the file."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except (OSError, RuntimeError, KeyError, UnicodeDecodeError) as exc:  # not a bug of ours: the file
+        raise StorageError(f"{path}: damaged, or not a complete xbeam run file: {exc}") from exc
 
 
 class _RunEntry:
@@ -192,7 +344,7 @@ def read_run(path: str | os.PathLike) -> RunData:
 
     Only committed points are returned (a half-written row is invisible)."""
     path = Path(path)
-    with _open(path) as f:
+    with _open(path) as f, _damaged(path):
         run = _RunEntry(path, f)
         run.refresh()
         entry, inst = run.entry, run.entry["instrument"]
@@ -243,7 +395,8 @@ class RunFollower:
         self.path = Path(path)
         self._f = _open(self.path)
         try:
-            self._run = _RunEntry(self.path, self._f)
+            with _damaged(self.path):
+                self._run = _RunEntry(self.path, self._f)
         except BaseException:
             self._f.close()
             raise
