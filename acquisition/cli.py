@@ -5,29 +5,90 @@ xbeam probe MODEL ADDRESS [--visa-backend B]       identity + one reading (check
 xbeam run PLAN.toml [--apparatus FILE | --sim] [--time-scale K | --virtual] [-o RUN.h5]
 xbeam dry-run PLAN.toml [--apparatus FILE]        the plan in virtual time on the simulator
 xbeam resume RUN.h5 [--apparatus FILE | --sim] [--time-scale K | --virtual]
-xbeam export RUN.h5 [-o FILE.csv]
+xbeam export RUN.h5 [-o FILE.csv] [--force]
+
+A mistake (an option, a plan, an apparatus file, a run file, an output path) is refused
+before anything moves or any file is written, with one line naming the option or file,
+the bad value and what is allowed, and an exit code of :data:`EXIT_CODES`.  Refusals are
+typed errors raised where the mistake is found and reported in one place,
+:func:`main`.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import signal
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from acquisition.events import RunStop
 from foundation.clock import Clock, make_clock
 
 log = logging.getLogger("xbeam")
+T = TypeVar("T")
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_RUN_FAILED, EXIT_ABORTED = 0, 2, 3, 4
+EXIT_OK, EXIT_BAD_INPUT, EXIT_RUN_FAILED, EXIT_ABORTED, EXIT_UNAVAILABLE = 0, 2, 3, 4, 5
+
+#: exit code -> meaning (``xbeam --help`` and the README print this table)
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done (the run complete, or nothing to do)",
+    EXIT_BAD_INPUT: "refused, nothing moved and no file written: a mistake in an option, a plan, an apparatus file, "
+                    "a DCS table, a run file or an output path",
+    EXIT_RUN_FAILED: "the run (or dry run) started and failed; the file is resumable",
+    EXIT_ABORTED: "aborted (Ctrl-C or SIGTERM): safe state, file closed, resumable",
+    EXIT_UNAVAILABLE: "the apparatus is not available, nothing moved: an instrument does not connect or answer, "
+                      "a device fault before the run, the simulator's ports are in use",
+}
+
+#: the source of an apparatus config made for the simulator of this process (--sim)
+SIM_SOURCE = "<simulated apparatus>"
+#: the first line of every apparatus file `xbeam sim` writes (simulators.apparatus)
+_SIM_FILE_MARK = "# Apparatus file written by `xbeam sim`"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class Refused(Exception):
+    """A command refused before anything moved or was written: ``str(self)`` is the one
+    line the user reads, ``code`` the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _typed_errors() -> dict[type[BaseException], int]:
+    """Every error a correct xbeam raises for a user's mistake or an unavailable
+    apparatus, and its exit code.  Anything else is a bug of xbeam and keeps its
+    traceback: it is not caught (no ``except Exception`` here)."""
+    from acquisition.apparatus import ApparatusUnreachable
+    from acquisition.session import SessionBusy
+    from acquisition.storage import StorageError
+    from acquisition.tomlcheck import ConfigError
+    from drivers.errors import InstrumentError
+    from foundation.dcs_table import DcsTableError
+    from simulators.server import ServerPortError
+
+    return {
+        Refused: EXIT_BAD_INPUT,  # carries its own code
+        ConfigError: EXIT_BAD_INPUT,
+        DcsTableError: EXIT_BAD_INPUT,
+        StorageError: EXIT_BAD_INPUT,
+        ApparatusUnreachable: EXIT_UNAVAILABLE,
+        InstrumentError: EXIT_UNAVAILABLE,
+        SessionBusy: EXIT_UNAVAILABLE,
+        ServerPortError: EXIT_UNAVAILABLE,
+    }
 
 
 # --------------------------------------------------------------------- helpers
@@ -52,24 +113,145 @@ def _start_sim(clock: Clock, args, stack: ExitStack, base_port: int = 0):
     return sim
 
 
-def _apparatus_config(args, clock: Clock, stack: ExitStack, stored_text: str | None = None):
-    """The apparatus config: from --apparatus, from a simulator started here, or stored."""
+def _apparatus(args, stack: ExitStack, stored=None):
+    """The apparatus config and the clock of a run or resume: a simulator started here
+    (--sim), an apparatus file (--apparatus), or the apparatus stored in the run file."""
     from acquisition.config import load_apparatus, parse_apparatus
 
-    if getattr(args, "sim", False):
+    if args.sim:
+        clock = _clock_from(args)
         sim = _start_sim(clock, args, stack)
-        return parse_apparatus(sim.apparatus_toml(), source="<simulated apparatus>")
-    if getattr(args, "apparatus", None):
-        return load_apparatus(args.apparatus)
-    if stored_text is not None:
-        return parse_apparatus(stored_text, source="<apparatus stored in the run file>", check_paths=False)
-    raise SystemExit("xbeam: give --apparatus FILE (the real apparatus) or --sim (the simulated one)")
+        return parse_apparatus(sim.apparatus_toml(), source=SIM_SOURCE), clock
+    for option in ("seed", "target_dcs"):
+        if getattr(args, option, None) is not None:
+            flag = "--" + option.replace("_", "-")
+            raise Refused(f"{flag} {getattr(args, option)}: only for the simulator --sim starts in this process "
+                          f"(`xbeam sim {flag} ...` for a simulator of its own)")
+    if args.apparatus:
+        config = load_apparatus(args.apparatus)
+    elif stored is not None:
+        if stored.apparatus.get("source") == SIM_SOURCE:
+            raise Refused(f"{stored.path}: measured on the simulated apparatus of its own process (--sim), which is "
+                          "gone: resume it with --sim (and --virtual or --time-scale K as it ran), or --apparatus FILE")
+        config = parse_apparatus(stored.apparatus_text, source=f"<apparatus stored in {stored.path}>",
+                                 check_paths=False)
+    else:
+        raise Refused("no apparatus: give --apparatus FILE (the instruments, or the file `xbeam sim` wrote) "
+                      "or --sim (a simulated apparatus in this process)")
+    return config, _clock_of(args, config)
+
+
+def _clock_of(args, config) -> Clock:
+    """The clock of a run on an apparatus from a file: real time for real instruments;
+    the simulator's own speed for a file `xbeam sim` wrote (its ``[simulator]``)."""
+    asked = "--virtual" if args.virtual else f"--time-scale {args.time_scale:g}" if args.time_scale else None
+    if config.simulator is None:
+        if asked:
+            raise Refused(f"{asked}: only for a simulated apparatus (--sim, or a file `xbeam sim` wrote); "
+                          f"{config.source} has no [simulator] section: real instruments run in real time")
+        return make_clock()
+    scale = config.simulator.time_scale
+    if args.virtual:
+        raise Refused(f"--virtual: {config.source} is served by `xbeam sim` in wall time at time_scale = {scale:g} "
+                      "([simulator]); a run against it runs at that speed: leave --virtual out")
+    if args.time_scale is not None and not math.isclose(args.time_scale, scale, rel_tol=1e-9):
+        raise Refused(f"--time-scale {args.time_scale:g} contradicts {config.source}: [simulator] time_scale = "
+                      f"{scale:g}, the speed `xbeam sim` runs at; leave --time-scale out "
+                      f"(or restart it as `xbeam sim --time-scale {args.time_scale:g}`)")
+    return make_clock(scale)
 
 
 def _default_run_path(plan) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     sample = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(plan.metadata.sample))
     return Path("runs") / f"{stamp}_{sample}.h5"
+
+
+def _is_hdf5(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def _existing_dir(path: Path) -> Path:
+    """The nearest existing ancestor of ``path`` (``path`` itself if it exists)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_new_file(path: Path, option: str) -> None:
+    """Refuse, before anything moves, an output path no new file can be created at."""
+    if path.is_dir():
+        raise Refused(f"{option} {path}: is a directory; give a file name in it")
+    folder = _existing_dir(path.parent)
+    if not folder.is_dir():
+        raise Refused(f"{option} {path}: {folder} is not a directory")
+    if folder != Path(os.path.abspath(path.parent)):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise Refused(f"{option} {path}: cannot create the folder {path.parent}: {folder} is not writable")
+        return
+    try:  # the one certain test (root passes every permission check, a read-only mount does not)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except OSError as exc:
+        raise Refused(f"{option} {path}: cannot create a file there: {exc.strerror}") from None
+    os.close(fd)
+    os.unlink(path)
+
+
+def _check_new_run_file(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise Refused(f"-o {path}: exists; a run file is never overwritten: choose another name, "
+                      f"or `xbeam resume {path}` to continue that run")
+    _check_new_file(path, "-o")
+
+
+def _check_output(path: Path, option: str, *, force: bool, inputs: tuple[Path, ...] = (),
+                  ours: str | None = None) -> None:
+    """An output file (CSV, apparatus file) may replace an existing file only with
+    ``--force`` (or if it starts with ``ours``, a file this command wrote before), and
+    never an input of the command or an HDF5 file (a run)."""
+    for source in inputs:
+        if path.exists() and source.exists() and os.path.samefile(path, source):
+            raise Refused(f"{option} {path}: is the run file itself; write the output to another file")
+    if path.exists() and not path.is_dir():
+        if _is_hdf5(path):
+            raise Refused(f"{option} {path}: is an HDF5 file (a run file?); xbeam never overwrites one, "
+                          "--force or not: choose another name")
+        if not force and not (ours is not None and _starts_with(path, ours)):
+            raise Refused(f"{option} {path}: exists; --force replaces it")
+        folder = path.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise Refused(f"{option} {path}: its folder {folder} is not writable")
+        return
+    if not Path(os.path.abspath(path.parent)).is_dir():
+        raise Refused(f"{option} {path}: no such folder {path.parent}")
+    _check_new_file(path, option)
+
+
+def _starts_with(path: Path, text: str) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(text.encode())) == text.encode()
+    except OSError:
+        return False
+
+
+def _replace_atomically(path: Path, option: str, write: Callable[[Path], T]) -> T:
+    """``write(tmp)`` a file beside ``path``, then rename it over ``path``: a failure
+    leaves ``path`` as it was (never truncated) and no temporary file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        result = write(tmp)
+        os.replace(tmp, path)
+        return result
+    except OSError as exc:  # the output's folder or disk: nothing of the command's own was changed
+        raise Refused(f"{option} {path}: cannot write it: {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class ProgressBar:
@@ -155,28 +337,58 @@ def _follow(handle, clock: Clock) -> RunStop:
 
 
 def _session(config, clock: Clock):
+    """Connect and identify every instrument (nothing moves or heats); an unreachable
+    one is refused naming the apparatus file as well as each instrument."""
+    from acquisition.apparatus import ApparatusUnreachable
     from acquisition.session import Session
 
-    # no idle poller: a command-line run publishes the monitors itself
-    return Session.connect(config, clock, monitor_interval_s=None)
+    try:
+        # no idle poller: a command-line run publishes the monitors itself
+        return Session.connect(config, clock, monitor_interval_s=None)
+    except ApparatusUnreachable as exc:
+        hint = " (is that `xbeam sim` still running?)" if config.simulator is not None else ""
+        raise Refused(f"{config.source}{hint}: {exc}", EXIT_UNAVAILABLE) from exc
 
 
 def _exit_code(stop) -> int:
     return {"success": EXIT_OK, "aborted": EXIT_ABORTED}.get(stop.status, EXIT_RUN_FAILED)
 
 
+def _run_follow(args, handle, clock: Clock) -> RunStop:
+    """From here on the run has started: a typed error is a failed run, not a refusal."""
+    args.started = True
+    return _follow(handle, clock)
+
+
+def _run_to_end(args, handle, clock: Clock) -> int:
+    return _exit_code(_run_follow(args, handle, clock))
+
+
 # --------------------------------------------------------------------- commands
 def cmd_sim(args) -> int:
+    from simulators.apparatus import ROLES
+
+    ports = len(ROLES)
+    if args.base_port != 0 and not 1 <= args.base_port <= 65536 - ports:
+        raise Refused(f"--base-port {args.base_port}: the simulator listens on {ports} ports from it "
+                      f"({args.base_port}-{args.base_port + ports - 1}, the last port is 65535); "
+                      f"allowed: 1-{65536 - ports}, or 0 for any free ports")
+    write = Path(args.write)
+    _check_output(write, "--write", force=args.force, ours=_SIM_FILE_MARK)
     clock = _clock_from(args)
     with ExitStack() as stack:
         sim = _start_sim(clock, args, stack, base_port=args.base_port)
-        path = sim.write_apparatus(args.write)
-        print(f"xbeam simulated apparatus ({clock.describe()}), loopback only. Apparatus file: {path}")
+        text = (sim.apparatus_toml().rstrip("\n")
+                + "\n\n[simulator]\n# a run against this file keeps the simulator's clock\n"
+                + f"time_scale = {float(clock.speed)!r}\n")
+        _replace_atomically(write, "--write", lambda tmp: tmp.write_text(text))
+        print(f"xbeam simulated apparatus ({clock.describe()}), loopback only. Apparatus file: {write}")
         for role, server in sim.servers.items():
             print(f"  {role:12s} {type(server.emulator).__name__:24s} {sim.address(role)}")
-        print("Ctrl-C stops it.", flush=True)
+        print(f"`xbeam run PLAN --apparatus {write}` runs at its speed (x{clock.speed:g}). Ctrl-C stops it.", flush=True)
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *a: stop.set())
         try:
             while not stop.wait(0.5):
                 pass
@@ -187,17 +399,20 @@ def cmd_sim(args) -> int:
 
 def cmd_probe(args) -> int:
     from acquisition.apparatus import build_driver
-    from drivers.errors import InstrumentError
+    from acquisition.config import address_ok
+    from drivers import MODELS, canonical_model
 
-    try:
-        driver = build_driver(
-            args.model, args.address, clock=make_clock(), visa_backend=args.visa_backend, timeout_s=args.timeout
-        )
-        with driver:
-            result = driver.probe()
-    except (InstrumentError, ValueError) as exc:
-        print(f"xbeam probe: {exc}", file=sys.stderr)
-        return EXIT_RUN_FAILED
+    if canonical_model(args.model) is None:
+        raise Refused(f"MODEL {args.model!r}: unknown instrument model; one of {', '.join(MODELS)}")
+    if not address_ok(args.address):
+        raise Refused(f"ADDRESS {args.address!r}: must be a VISA resource (TCPIP::192.168.1.20::5025::SOCKET, "
+                      "GPIB0::14::INSTR, ASRL/dev/ttyUSB0::INSTR) or a pyserial port or URL (/dev/ttyUSB0, COM3, "
+                      "socket://host:port with a port 1-65535)")
+    driver = build_driver(
+        args.model, args.address, clock=make_clock(), visa_backend=args.visa_backend, timeout_s=args.timeout
+    )
+    with driver:
+        result = driver.probe()
     for key, value in result.items():
         print(f"{key}: {value}")
     return EXIT_OK
@@ -206,39 +421,39 @@ def cmd_probe(args) -> int:
 def cmd_run(args) -> int:
     from acquisition.plans import load_plan
 
-    clock = _clock_from(args)
     with ExitStack() as stack:
-        config = _apparatus_config(args, clock, stack)
+        config, clock = _apparatus(args, stack)
         plan = load_plan(args.plan, apparatus=config)  # rejected here, before anything moves
         path = Path(args.output) if args.output else _default_run_path(plan)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            raise SystemExit(f"xbeam run: {path} exists; choose another -o or `xbeam resume {path}`")
+        _check_new_run_file(path)
+        session = stack.enter_context(_session(config, clock))  # connects and identifies: nothing moves yet
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise Refused(f"-o {path}: cannot create the folder {path.parent}: {exc.strerror}") from None
         print(f"xbeam run: {plan.source} -> {path}", file=sys.stderr)
-        session = stack.enter_context(_session(config, clock))
         handle = session.run_plan(plan, path, also=(ProgressBar(quiet=args.quiet, speed=clock.speed),))
-        return _exit_code(_follow(handle, clock))
+        return _run_to_end(args, handle, clock)
 
 
 def cmd_resume(args) -> int:
     from acquisition.plans import parse_plan
     from acquisition.storage import read_run
 
-    existing = read_run(args.run)
+    existing = read_run(args.run)  # a damaged or foreign file is refused here, within seconds
     if existing.status == "success" and len(existing.done_keys()) >= existing.planned_points:
         # nothing to measure: do not heat a filament or rewrite a finished file
         print(f"xbeam resume: {args.run} is complete ({existing.planned_points} points); nothing to do", file=sys.stderr)
         return EXIT_OK
-    clock = _clock_from(args)
     with ExitStack() as stack:
-        config = _apparatus_config(args, clock, stack, stored_text=existing.apparatus_text)
+        config, clock = _apparatus(args, stack, stored=existing)
         # the stored plan must fit this apparatus before the file or the apparatus is touched
         parse_plan(existing.plan_text, source=f"<plan stored in {args.run}>", apparatus=config)
+        session = stack.enter_context(_session(config, clock))  # an unreachable apparatus: the file untouched
         print(f"xbeam resume: {args.run}: {len(existing.done_keys())} of {existing.planned_points} points "
               "already measured", file=sys.stderr)
-        session = stack.enter_context(_session(config, clock))
         handle = session.resume_run(args.run, also=(ProgressBar(quiet=args.quiet, speed=clock.speed),))
-        return _exit_code(_follow(handle, clock))
+        return _run_to_end(args, handle, clock)
 
 
 def cmd_dry_run(args) -> int:
@@ -251,14 +466,14 @@ def cmd_dry_run(args) -> int:
         load_plan(args.plan, apparatus=load_apparatus(args.apparatus))  # validate against the real limits
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         sim = _start_sim(clock, args, stack)
-        config = parse_apparatus(sim.apparatus_toml(), source="<simulated apparatus>")
+        config = parse_apparatus(sim.apparatus_toml(), source=SIM_SOURCE)
         plan = load_plan(args.plan, apparatus=config)
         path = Path(tmp) / "dry-run.h5"
         summary = DryRunSummary()
         wall0 = time.perf_counter()
         with _session(config, clock) as session:
             t0 = clock.now()
-            stop = _follow(session.run_plan(plan, path, also=(summary,)), clock)
+            stop = _run_follow(args, session.run_plan(plan, path, also=(summary,)), clock)
             duration = clock.now() - t0
         size = path.stat().st_size if path.exists() else 0
     print(f"plan: {args.plan}")
@@ -277,91 +492,187 @@ def cmd_dry_run(args) -> int:
 def cmd_export(args) -> int:
     from analysis.export import export_csv
 
-    out = Path(args.output) if args.output else Path(args.run).with_suffix(".csv")
-    rows = export_csv(args.run, out)
+    run = Path(args.run)
+    out = Path(args.output) if args.output else run.with_suffix(".csv")
+    option = "-o" if args.output else "the CSV"
+    _check_output(out, option, force=args.force, inputs=(run,))
+    # export_csv reads the run (a damaged or foreign file is refused) before it writes
+    rows = _replace_atomically(out, option, lambda tmp: export_csv(run, tmp))
     print(f"xbeam export: {rows} rows -> {out}")
     return EXIT_OK
 
 
 # --------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xbeam", description="Crossed-beam electron spectrometer control and acquisition")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv instrument traffic (debug)")
-    sub = p.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake is one line (not the usage block), exit code 2."""
 
-    def clock_options(sp, virtual=True):
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (`{self.prog} --help` lists the options)\n")
+
+
+def _number(what: str, *, positive: bool = True):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or (positive and value <= 0):
+            raise argparse.ArgumentTypeError(f"{text!r}: must be a number > 0 ({what})")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _integer(low: int, high: int | None, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            allowed = f"{low}-{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{text!r}: must be an integer {allowed} ({what})")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _version() -> str:
+    from acquisition.runner import software_version
+
+    return software_version()
+
+
+def _epilog() -> str:
+    import textwrap
+
+    codes = {**EXIT_CODES, 1: "a bug of xbeam (a Python traceback): please report it"}
+    lines = [textwrap.fill(what, 79, initial_indent=f"  {code}  ", subsequent_indent="     ")
+             for code, what in sorted(codes.items())]
+    return "exit codes:\n" + "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="xbeam", description="Crossed-beam electron spectrometer control and acquisition",
+                epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"xbeam {_version()}", help="print the version and exit")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv instrument traffic (debug)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    time_scale = _number("how many times faster than life")
+
+    def command(name, help_text):
+        return sub.add_parser(name, help=help_text, description=help_text, epilog=_epilog(),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    def clock_options(sp):
         g = sp.add_mutually_exclusive_group()
-        g.add_argument("--time-scale", type=float, metavar="K", help="run K times faster than life (simulator only)")
-        if virtual:
-            g.add_argument("--virtual", action="store_true", help="virtual time: waits pass at once (simulator only)")
+        g.add_argument("--time-scale", type=time_scale, metavar="K",
+                       help="the simulator's time runs K times faster than life (--sim only; a file `xbeam sim` "
+                            "wrote brings its own)")
+        g.add_argument("--virtual", action="store_true",
+                       help="virtual time: every wait passes at once (--sim only)")
+
+    def simulator_options(sp, only=""):
+        sp.add_argument("--seed", type=_integer(0, None, "random seed of the simulated world"), metavar="N",
+                        help=f"random seed of the simulated world{only}")
+        sp.add_argument("--target-dcs", metavar="FILE",
+                        help=f"DCS table of the target gas, CSV angle_deg,energy_eV,dcs (1e-20 m^2/sr){only}")
 
     def apparatus_options(sp):
         g = sp.add_mutually_exclusive_group()
-        g.add_argument("--apparatus", metavar="FILE", help="apparatus TOML (instrument addresses, tune, limits)")
-        g.add_argument("--sim", action="store_true", help="start the simulated apparatus in this process")
-        sp.add_argument("--seed", type=int, help="simulator random seed")
-        sp.add_argument("--target-dcs", metavar="FILE", help="simulator: DCS table of the target gas")
+        g.add_argument("--apparatus", metavar="FILE",
+                       help="apparatus TOML: instrument addresses, tune, limits (or the file `xbeam sim` wrote)")
+        g.add_argument("--sim", action="store_true", help="start a simulated apparatus in this process")
+        simulator_options(sp, " (--sim only)")
 
-    sp = sub.add_parser("sim", help="run the simulated apparatus on loopback")
-    clock_options(sp, virtual=False)
-    sp.add_argument("--target-dcs", metavar="FILE", help="DCS table (CSV angle_deg,energy_eV,dcs) of the target gas")
-    sp.add_argument("--base-port", type=int, default=5300, help="first TCP port (default 5300; 0 = any free ports)")
-    sp.add_argument("--write", default="xbeam-sim.toml", metavar="FILE", help="apparatus file to write")
-    sp.add_argument("--seed", type=int)
+    sp = command("sim", "run the simulated apparatus on 127.0.0.1 (foreground; Ctrl-C stops it)")
+    sp.add_argument("--time-scale", type=time_scale, metavar="K", help="run K times faster than life (default 1)")
+    simulator_options(sp)
+    sp.add_argument("--base-port", type=_integer(0, 65535, "first TCP port, 0 = any free ports"), default=5300,
+                    metavar="PORT", help="first TCP port; one port per instrument from it (default 5300; 0: any "
+                                         "free ports)")
+    sp.add_argument("--write", default="xbeam-sim.toml", metavar="FILE",
+                    help="apparatus file to write, with the addresses and the time scale (default xbeam-sim.toml; "
+                         "replaces only a file `xbeam sim` wrote)")
+    sp.add_argument("--force", action="store_true", help="replace an existing --write file `xbeam sim` did not write")
     sp.set_defaults(func=cmd_sim)
 
-    sp = sub.add_parser("probe", help="print an instrument's identity and one reading")
-    sp.add_argument(
-        "model", help="tpg362, iseg_hv, keysight_e36xx, newport_smc100, keysight_53230a, keithley_6485, numato_relay"
-    )
-    sp.add_argument("address", help="VISA resource string or pyserial URL")
-    sp.add_argument("--visa-backend", default="@py", help="@py (default), @ivi, or FILE.yaml@sim")
-    sp.add_argument("--timeout", type=float, default=2.0, help="I/O timeout in seconds")
+    sp = command("probe", "print an instrument's identity and one reading (check a cable)")
+    sp.add_argument("model", metavar="MODEL",
+                    help="tpg362, iseg_hv, keysight_e36xx, newport_smc100, keysight_53230a, keithley_6485, "
+                         "numato_relay")
+    sp.add_argument("address", metavar="ADDRESS",
+                    help="VISA resource string (TCPIP::host::port::SOCKET, GPIB0::14::INSTR) or pyserial port "
+                         "or URL (/dev/ttyUSB0, COM3, socket://host:port)")
+    sp.add_argument("--visa-backend", default="@py", metavar="B", help="@py (default), @ivi, or FILE.yaml@sim")
+    sp.add_argument("--timeout", type=_number("seconds"), default=2.0, metavar="S",
+                    help="I/O timeout in seconds (default 2)")
     sp.set_defaults(func=cmd_probe)
 
-    sp = sub.add_parser("run", help="run a plan")
-    sp.add_argument("plan")
+    sp = command("run", "run a plan into a new run file")
+    sp.add_argument("plan", metavar="PLAN.toml", help="the plan: what to measure (examples/isoflurane_overnight.toml)")
     apparatus_options(sp)
     clock_options(sp)
-    sp.add_argument("-o", "--output", metavar="RUN.h5")
+    sp.add_argument("-o", "--output", metavar="RUN.h5",
+                    help="the new run file (never an existing one; default runs/<UTC time>_<sample>.h5)")
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_run)
 
-    sp = sub.add_parser("dry-run", help="run a plan in virtual time on the simulator: duration, size, warnings")
-    sp.add_argument("plan")
-    sp.add_argument("--apparatus", metavar="FILE", help="also validate the plan against this apparatus")
-    sp.add_argument("--seed", type=int)
-    sp.add_argument("--target-dcs", metavar="FILE")
+    sp = command("dry-run", "run a plan in virtual time on the simulator: duration, file size, warnings")
+    sp.add_argument("plan", metavar="PLAN.toml", help="the plan to try")
+    sp.add_argument("--apparatus", metavar="FILE", help="also check the plan against this apparatus file")
+    simulator_options(sp)
     sp.set_defaults(func=cmd_dry_run)
 
-    sp = sub.add_parser("resume", help="continue an interrupted or crashed run in the same file")
-    sp.add_argument("run")
+    sp = command("resume", "continue an interrupted or crashed run in the same file (missing points only)")
+    sp.add_argument("run", metavar="RUN.h5", help="the run file to continue")
     apparatus_options(sp)
     clock_options(sp)
-    sp.add_argument("-q", "--quiet", action="store_true")
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_resume)
 
-    sp = sub.add_parser("export", help="CSV with one row per (energy, angle)")
-    sp.add_argument("run")
-    sp.add_argument("-o", "--output", metavar="FILE.csv")
+    sp = command("export", "CSV with one row per (energy, angle): rel. DCS, sigma, rates, loss, flags")
+    sp.add_argument("run", metavar="RUN.h5", help="the run file to export (read only)")
+    sp.add_argument("-o", "--output", metavar="FILE.csv", help="the CSV file (default: RUN.csv beside the run file)")
+    sp.add_argument("--force", action="store_true", help="replace an existing CSV (never a run file)")
     sp.set_defaults(func=cmd_export)
     return p
 
 
+def _say(command: str, message: str) -> None:
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()] or ["(no message)"]
+    print(f"xbeam {command}: " + " ".join(lines), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help and --version (0), a usage mistake (2, one line: _Parser.error)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    args.started = False
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from acquisition.config import ConfigError
+    from acquisition.tomlcheck import ConfigError
 
+    errors = _typed_errors()
     try:
         return args.func(args)
-    except ConfigError as exc:
-        print(f"xbeam: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except FileNotFoundError as exc:
-        print(f"xbeam: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except tuple(errors) as exc:
+        # the one place a typed error becomes a message and an exit code; any other
+        # exception is a bug of xbeam and is left to show its traceback (exit code 1)
+        if isinstance(exc, ConfigError):  # one line per problem, each naming file, key, value, allowed
+            print(f"xbeam {args.command}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if args.started:  # the run had begun: the file is resumable
+            _say(args.command, f"the run failed: {exc}")
+            return EXIT_RUN_FAILED
+        _say(args.command, str(exc))
+        return exc.code if isinstance(exc, Refused) else next(c for t, c in errors.items() if isinstance(exc, t))
+    except KeyboardInterrupt:
+        _say(args.command, "interrupted (Ctrl-C)" + ("" if args.started else "; nothing was started"))
+        return EXIT_ABORTED
 
 
 if __name__ == "__main__":
