@@ -375,9 +375,15 @@ def cmd_sim(args) -> int:
                       f"allowed: 1-{65536 - ports}, or 0 for any free ports")
     write = Path(args.write)
     _check_output(write, "--write", force=args.force, ours=_SIM_FILE_MARK)
+    from simulators.server import ServerPortError
+
     clock = _clock_from(args)
     with ExitStack() as stack:
-        sim = _start_sim(clock, args, stack, base_port=args.base_port)
+        try:
+            sim = _start_sim(clock, args, stack, base_port=args.base_port)
+        except ServerPortError as exc:
+            raise Refused(f"--base-port {args.base_port}: {exc}; choose another --base-port, or 0 for any free ports",
+                          EXIT_UNAVAILABLE) from exc
         text = (sim.apparatus_toml().rstrip("\n")
                 + "\n\n[simulator]\n# a run against this file keeps the simulator's clock\n"
                 + f"time_scale = {float(clock.speed)!r}\n")

@@ -273,7 +273,7 @@ MISTAKES = [
             ("--base-port 65530", "65535")),
     Mistake("sim --base-port negative", "sim --base-port -1 --write {new.toml}", B, ("--base-port", "-1")),
     Mistake("sim on a port in use", "sim --base-port {busy_port} --write {new.toml}", U,
-            ("127.0.0.1:{busy_port}", "in use")),
+            ("--base-port {busy_port}", "127.0.0.1:{busy_port}", "in use")),
     Mistake("sim --target-dcs malformed", "sim --base-port 0 --target-dcs {dcs_negative.csv} --write {new.toml}", B,
             ("dcs_negative.csv", "line 3")),
     Mistake("sim --write over a file it did not write", "sim --base-port 0 --write {my_settings.toml}", B,
