@@ -608,6 +608,8 @@ def is_steady(counts: Any, weights: Any = None, *, rel_tolerance: float = 0.0,
               false_alarm: float = 1e-4) -> tuple[bool, float]:
     """Whether a gate's sub-gates are consistent with a steady rate at the given false-alarm
     probability, and its reduced chi2 (``nan`` when there is nothing to test)."""
+    if len(counts) < 2:  # the common one-sub-gate gate: nothing to test, and on the per-point path
+        return True, math.nan
     chi2, dof = subgate_dispersion(counts, weights, rel_tolerance=rel_tolerance)
     if dof == 0:
         return True, math.nan

@@ -453,20 +453,21 @@ class Runner:
         t_start = self.clock.now()
         counts: list[int] = []  #: completed sub-gates, kept across a transient counter fault
         beams: list[float] = []  #: beam current during each completed sub-gate (mean of the readings around it)
-        state = {"last": before, "why": None}
+        last, why = before, None
 
         def check(so_far: list[int]) -> bool:
+            nonlocal last, why
             m = self.monitors()
             counts.append(so_far[-1])
-            beams.append(0.5 * (state["last"].beam_current_A + m.beam_current_A))
-            state["last"] = m
-            why = self.tripped(m)
-            if why:
+            beams.append(0.5 * (last.beam_current_A + m.beam_current_A))
+            last = m
+            tripped = self.tripped(m)
+            if tripped:
                 self._trip_channeltron_off()  # before anything else
-                state["why"] = why
+                why = tripped
                 return False
             if self.interrupt_requested:
-                state["why"] = "operator"
+                why = "operator"
                 return False
             return not (enough and enough(counts))
 
@@ -481,14 +482,13 @@ class Runner:
                                         f"(retry {attempt}/{self.max_retries})")
                 self.clock.sleep(self.retry_delay_s * attempt)
                 self.check_abort()
-                state["last"] = self.monitors()  # the next sub-gate starts after this reading
-                trip = self.tripped(state["last"])
+                last = self.monitors()  # the next sub-gate starts after this reading
+                trip = self.tripped(last)
                 if trip:
                     self.suspend(trip, key)
                     raise Redo(trip) from exc
             if len(counts) >= n:
                 break
-        why = state["why"]
         if why is not None:
             if why != "operator":
                 self.suspend(why, key, already_off=True)
@@ -496,7 +496,7 @@ class Runner:
                 self.check_abort()
                 self.wait_paused("paused by operator (count discarded)")
             raise Redo(why)
-        after = state["last"]  # the check after the final sub-gate read the monitors at this moment
+        after = last  # the check after the final sub-gate read the monitors at this moment
         steady, chi2 = counting.is_steady(counts, beams, rel_tolerance=self._steady_tolerance,
                                           false_alarm=self.steady_false_alarm)
         gate_s = len(counts) * subgate_s
