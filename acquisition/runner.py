@@ -298,7 +298,9 @@ class Runner:
         except Abort as exc:
             status, reason = "aborted", str(exc) or "aborted"
         except Exception as exc:
-            log.exception("run failed")
+            # the reason goes to the operator and the file; the traceback only to the debug log
+            log.error("run failed: %s: %s", type(exc).__name__, exc)
+            log.debug("run failed", exc_info=True)
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             # whatever the caller chose for a good end, an interrupted run ends safe

@@ -452,6 +452,13 @@ def per_point_names(points: h5py.Group) -> list[str]:
             if isinstance(obj, h5py.Dataset) and not name.endswith("_subgate_counts")]
 
 
+def committed_points(entry: h5py.Group) -> int:
+    """Rows every column of ``/entry/points`` holds and ``points_done`` has counted."""
+    points = entry["points"]
+    lengths = [points[name].shape[0] for name in per_point_names(points)]
+    return min([int(entry["points_done"][()])] + lengths)
+
+
 def trim_to_committed(f: h5py.File, n: int) -> None:
     """Before reopening a crashed file for SWMR appends: drop rows beyond the ``n``
     committed points and tails of half-written logs; rebuild the default plot."""

@@ -26,8 +26,7 @@ try:  # POSIX: is a writer (or another process) holding the file?
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-from .layout import FILE_VERSION, GATES, MONITOR_LOGS, StorageError, decode, per_point_names
-from .recovery import committed_points
+from .layout import FILE_VERSION, GATES, MONITOR_LOGS, StorageError, committed_points, decode, per_point_names
 
 __all__ = ["LogEntry", "RunData", "RunFollower", "RunUpdate", "read_run"]
 
@@ -177,7 +176,7 @@ def _writer_alive(path: Path) -> bool:
     return False
 
 
-def _open(path: Path) -> h5py.File:
+def open_run_file(path: Path) -> h5py.File:
     """Open a run file for reading, refusing at once what HDF5 could hang on.
 
     Why it could hang: a SWMR reader expects a file another process is still writing,
@@ -344,7 +343,7 @@ def read_run(path: str | os.PathLike) -> RunData:
 
     Only committed points are returned (a half-written row is invisible)."""
     path = Path(path)
-    with _open(path) as f, _damaged(path):
+    with open_run_file(path) as f, _damaged(path):
         run = _RunEntry(path, f)
         run.refresh()
         entry, inst = run.entry, run.entry["instrument"]
@@ -393,7 +392,7 @@ class RunFollower:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._f = _open(self.path)
+        self._f = open_run_file(self.path)
         try:
             with _damaged(self.path):
                 self._run = _RunEntry(self.path, self._f)

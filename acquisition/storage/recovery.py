@@ -17,18 +17,12 @@ from pathlib import Path
 
 import h5py
 
-from .layout import LIBVER, StorageError, fsync_dir, per_point_names, trim_to_committed
+from .layout import LIBVER, StorageError, committed_points, fsync_dir, trim_to_committed
+from .reader import open_run_file
 
-__all__ = ["committed_points", "recover"]
+__all__ = ["recover"]
 
 log = logging.getLogger(__name__)
-
-
-def committed_points(entry: h5py.Group) -> int:
-    """Rows every column of ``/entry/points`` holds and ``points_done`` has counted."""
-    points = entry["points"]
-    lengths = [points[name].shape[0] for name in per_point_names(points)]
-    return min([int(entry["points_done"][()])] + lengths)
 
 
 def recover(path: str | os.PathLike) -> int:
@@ -39,7 +33,8 @@ def recover(path: str | os.PathLike) -> int:
     path = Path(path)
     copy = path.with_name(f".{path.name}.recovering")
     try:
-        with h5py.File(path, "r", swmr=True) as src, h5py.File(copy, "w", libver=LIBVER) as dst:
+        # opened like every read: refused at once if truncated, read attempts bounded
+        with open_run_file(path) as src, h5py.File(copy, "w", libver=LIBVER) as dst:
             for key, value in src.attrs.items():
                 dst.attrs[key] = value
             for name in src:
@@ -48,7 +43,10 @@ def recover(path: str | os.PathLike) -> int:
             trim_to_committed(dst, n)
             dst.flush()
             os.fsync(dst.id.get_vfd_handle())
-    except (OSError, KeyError) as exc:
+    except StorageError:
+        copy.unlink(missing_ok=True)
+        raise
+    except (OSError, KeyError, RuntimeError) as exc:
         copy.unlink(missing_ok=True)
         raise StorageError(f"{path}: cannot recover the crashed run file: {exc}") from exc
     os.replace(copy, path)

@@ -462,6 +462,8 @@ class RunRecorder:
 
     def __call__(self, event: Any) -> None:
         if self.writer is None:
+            if isinstance(event, RunStop):  # the file was never created (its RunStart failed): nothing to close
+                return
             if not isinstance(event, RunStart):
                 raise StorageError(f"{self.path}: the first event of a run must be RunStart, got {type(event).__name__}")
             self.writer = RunWriter.create(self.path, event, fsync=self._fsync)

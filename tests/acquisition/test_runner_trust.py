@@ -222,3 +222,15 @@ def test_a_transient_fault_in_one_ramp_retries_that_ramp_not_the_whole_tune(conf
     # the first module's ramp once, the second retried alone (the old engine re-ran the whole tune)
     assert [c for c in first_tune if c.startswith("ramp")] == [f"ramp {m}" for m in modules]
     assert any("retry 1/" in m.text and "ramp" in m.text for m in rec.of(Message))
+
+
+def test_a_run_file_that_cannot_be_created_fails_the_run_with_its_reason(config, tmp_path):  # noqa: F811
+    from acquisition.storage import RunRecorder
+
+    engine, fake, rec = run_engine(config)
+    fake.record_calls = True
+    target = tmp_path / "no such directory" / "run.h5"
+    engine.bus.subscribe(RunRecorder(target), critical=True)
+    stop = engine.run()  # before, the RunStop then raised "first event must be RunStart, got RunStop"
+    assert stop.status == "failed" and str(target) in stop.reason
+    assert not rec.of(Point) and "prepare" not in fake.calls  # nothing was measured, nothing heated
