@@ -605,10 +605,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="replace an existing --write file `xbeam sim` did not write")
     sp.set_defaults(func=cmd_sim)
 
+    from drivers import MODELS, aliases
+
     sp = command("probe", "print an instrument's identity and one reading (check a cable)")
+    older = ", ".join(f"{alias} = {model}" for alias, model in sorted(aliases().items()))
     sp.add_argument("model", metavar="MODEL",
-                    help="tpg362, iseg_hv, keysight_e36xx, newport_smc100, keysight_53230a, keithley_6485, "
-                         "numato_relay")
+                    help=", ".join(MODELS) + (f" (older names: {older})" if older else ""))
     sp.add_argument("address", metavar="ADDRESS",
                     help="VISA resource string (TCPIP::host::port::SOCKET, GPIB0::14::INSTR) or pyserial port "
                          "or URL (/dev/ttyUSB0, COM3, socket://host:port)")
