@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable, Hashable, Sequence
@@ -454,14 +455,15 @@ class Runner:
             raise Redo(trip)
         t_start = self.clock.now()
         counts: list[int] = []  #: completed sub-gates, kept across a transient counter fault
-        beams: list[float] = []  #: beam current during each completed sub-gate (mean of the readings around it)
+        #: the beam current read before and after each completed sub-gate
+        around: list[tuple[float, float]] = []
         last, why = before, None
 
         def check(so_far: list[int]) -> bool:
             nonlocal last, why
             m = self.monitors()
             counts.append(so_far[-1])
-            beams.append(0.5 * (last.beam_current_A + m.beam_current_A))
+            around.append((last.beam_current_A, m.beam_current_A))
             last = m
             tripped = self.tripped(m)
             if tripped:
@@ -499,8 +501,12 @@ class Runner:
                 self.wait_paused("paused by operator (count discarded)")
             raise Redo(why)
         after = last  # the check after the final sub-gate read the monitors at this moment
-        steady, chi2 = counting.is_steady(counts, beams, rel_tolerance=self._steady_tolerance,
-                                          false_alarm=self.steady_false_alarm)
+        if len(counts) < 2:  # nothing to test (and the per-point path of one-sub-gate plans)
+            steady, chi2 = True, math.nan
+        else:
+            beams = [0.5 * (b + a) for b, a in around]  # the rate follows the beam current during each
+            steady, chi2 = counting.is_steady(counts, beams, rel_tolerance=self._steady_tolerance,
+                                              false_alarm=self.steady_false_alarm)
         gate_s = len(counts) * subgate_s
         angle = getattr(self.apparatus, "angle_readback_deg", None)
         return Gate(
