@@ -28,24 +28,27 @@ def utc_iso(moment: datetime) -> str:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_day_text: dict[int, str] = {}
+#: (minute since the epoch, its text up to the minute "2026-12-01T09:41:") of the last
+#: stamp; one tuple, replaced whole, so that threads stamping at once never mix two
+_minute_text: tuple[int, str] = (-1, "")
 
 
 def utc_iso_from_epoch(epoch_s: float) -> str:
     """Same text as :func:`utc_iso` from POSIX seconds, without building a datetime.
 
-    The engine stamps several events per point; strftime would be a third of its
-    per-point cost, so the date is cached per day and the time of day is integer math.
+    The runner stamps several events per point; strftime would be a third of its
+    per-point cost, so the text up to the minute is kept from the previous call (the
+    stamps of a run come in order, many per minute) and only seconds and microseconds
+    are formatted.
     """
+    global _minute_text
     us = round(epoch_s * 1_000_000)
-    day, us_of_day = divmod(us, 86_400_000_000)
-    date = _day_text.get(day)
-    if date is None:
-        date = _day_text[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%d")
-    s, us = divmod(us_of_day, 1_000_000)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    return f"{date}T{h:02d}:{m:02d}:{s:02d}.{us:06d}Z"
+    minute, us_of_minute = divmod(us, 60_000_000)
+    cached = _minute_text
+    if minute != cached[0]:
+        cached = _minute_text = (minute, (_EPOCH + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:"))
+    s, us = divmod(us_of_minute, 1_000_000)
+    return f"{cached[1]}{s:02d}.{us:06d}Z"
 
 
 class Clock:

@@ -81,3 +81,17 @@ def test_clock_utc_follows_experiment_time():
     clock = VirtualClock()
     clock.sleep(3.25)
     assert clock.utc() == utc_iso(clock.wall_utc())[:-4] + clock.utc()[-4:]  # same to the millisecond
+
+
+def test_fast_utc_text_is_strftimes_text_anywhere_and_in_any_order():
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from foundation.clock import utc_iso, utc_iso_from_epoch
+
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    rng = random.Random(3)
+    moments = [round(rng.uniform(0, 4e9), 6) for _ in range(2000)]
+    moments += [1.7e9 + 59.999999, 1.7e9 + 60.0, 1.7e9 + 60.000001, 0.0, 86399.999999]
+    for t in moments:  # random order: the per-minute cache must follow every jump
+        assert utc_iso_from_epoch(t) == utc_iso(epoch + timedelta(microseconds=round(t * 1e6))), t
