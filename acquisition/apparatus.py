@@ -95,8 +95,8 @@ def connect(config, clock: Clock, *, identify: bool = True) -> Apparatus:
     answer must be found before the first command that moves or heats anything.
 
     Every instrument is tried; :class:`ApparatusUnreachable` lists each that failed."""
+    from drivers.base import Electrode
     from drivers.errors import InstrumentError
-    from drivers.iseg_hv import Electrode
 
     drivers: dict[str, Any] = {}
     problems: list[str] = []

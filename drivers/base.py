@@ -49,6 +49,7 @@ from .errors import (
 from .transport import SerialSettings, Transport, open_transport
 
 __all__ = [
+    "Electrode",
     "Instrument",
     "Option",
     "SCPIInstrument",
@@ -86,6 +87,25 @@ class Option:
     @property
     def bounds(self) -> dict[str, float]:
         return {k: v for k in ("gt", "ge", "lt", "le") if (v := getattr(self, k)) is not None}
+
+
+@dataclass(frozen=True)
+class Electrode:
+    """A named electrode on one channel of a high-voltage module, with the installation's
+    limits: what the apparatus hands every HV module driver (``electrodes=``), whatever
+    its model.
+
+    ``ramp_V_per_s`` is this electrode's own rate (lens voltages may move faster than
+    the channeltron's); ``tolerance_V`` is how close the readback must come to the
+    setpoint to count as arrived, and how close the module's Vset must read back to
+    the value the driver last commanded before a ramp starts from it.
+    """
+
+    channel: int
+    min_V: float
+    max_V: float
+    ramp_V_per_s: float
+    tolerance_V: float = 0.5
 
 
 class Instrument:

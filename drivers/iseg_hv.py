@@ -54,7 +54,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .base import Option, SCPIInstrument, control, in_range, parse_float, parse_int, parse_register
+from .base import Electrode, Option, SCPIInstrument, control, in_range, parse_float, parse_int, parse_register
 from .errors import InstrumentError, LimitError
 
 __all__ = [
@@ -71,23 +71,6 @@ __all__ = [
 #: module ramp speed accepted by the module (% of Vnom per second)
 RAMP_PERCENT_MIN = 0.04
 RAMP_PERCENT_MAX = 10.0
-
-
-@dataclass(frozen=True)
-class Electrode:
-    """A named electrode on one channel, with the installation's limits.
-
-    ``ramp_V_per_s`` is this electrode's own rate (lens voltages may move faster than
-    the channeltron's); ``tolerance_V`` is how close the readback must come to the
-    setpoint to count as arrived, and how close the module's Vset must read back to
-    the value the driver last commanded before a ramp starts from it.
-    """
-
-    channel: int
-    min_V: float
-    max_V: float
-    ramp_V_per_s: float
-    tolerance_V: float = 0.5
 
 
 # ------------------------------------------------------------------ status registers
