@@ -84,21 +84,14 @@ class RunHandle:
 
 
 class DryRunSummary:
-    """Event subscriber: what a dry run predicts (points, beam time, flagged cells)."""
+    """Event subscriber: the (energy, angle) cells a dry run flags, with why."""
 
     def __init__(self) -> None:
         self.flagged: dict[tuple[float, float], str] = {}
-        self.t_start: float | None = None
-        self.t_stop: float | None = None
 
     def __call__(self, event) -> None:
-        if isinstance(event, Point):
-            if self.t_start is None:
-                self.t_start = event.signal.t_start
-            if event.flags:
-                self.flagged[(event.energy_eV, event.angle_deg)] = event.flags.describe()
-        elif isinstance(event, RunStop):
-            self.t_stop = event.t
+        if isinstance(event, Point) and event.flags:
+            self.flagged[(event.energy_eV, event.angle_deg)] = event.flags.describe()
 
 
 class Session:
