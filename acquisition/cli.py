@@ -55,7 +55,6 @@ EXIT_CODES: dict[int, str] = {
 SIM_SOURCE = "<simulated apparatus>"
 #: the first line of every apparatus file `xbeam sim` writes (simulators.apparatus)
 _SIM_FILE_MARK = "# Apparatus file written by `xbeam sim`"
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 class Refused(Exception):
@@ -168,9 +167,11 @@ def _default_run_path(plan) -> Path:
 
 
 def _is_hdf5(path: Path) -> bool:
+    from acquisition.storage.layout import HDF5_SIGNATURE
+
     try:
         with path.open("rb") as fh:
-            return fh.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+            return fh.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
     except OSError:
         return False
 

@@ -54,6 +54,9 @@ from foundation.clock import utc_iso
 
 log = logging.getLogger(__name__)
 
+#: the HDF5 format signature; a superblock starts with it at 0, 512, 1024, 2048, ...
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
 #: version of the file layout; ``read_run`` dispatches on ``/entry@xbeam_file_version``
 FILE_VERSION = 1
 #: HDF5 format bounds: v110 is the oldest that supports SWMR; v114 rather than

@@ -26,7 +26,16 @@ try:  # POSIX: is a writer (or another process) holding the file?
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-from .layout import FILE_VERSION, GATES, MONITOR_LOGS, StorageError, committed_points, decode, per_point_names
+from .layout import (
+    FILE_VERSION,
+    GATES,
+    HDF5_SIGNATURE,
+    MONITOR_LOGS,
+    StorageError,
+    committed_points,
+    decode,
+    per_point_names,
+)
 
 __all__ = ["LogEntry", "RunData", "RunFollower", "RunUpdate", "read_run"]
 
@@ -117,8 +126,6 @@ def _json_note(group: h5py.Group, name: str) -> dict[str, Any]:
         return {}
 
 
-#: the HDF5 format signature; a superblock starts with it at 0, 512, 1024, 2048, ...
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: superblock file-consistency flags: opened for writing, opened for SWMR writing
 _WRITE_FLAGS = 0x01 | 0x04
 
@@ -135,10 +142,10 @@ def _superblock(path: Path, size: int) -> _Superblock:
     refusing what is not an HDF5 file.  Reads a few hundred bytes; opens nothing with HDF5."""
     with path.open("rb") as fh:
         offset = 0
-        while offset + len(_HDF5_SIGNATURE) <= size:
+        while offset + len(HDF5_SIGNATURE) <= size:
             fh.seek(offset)
             head = fh.read(96)
-            if head.startswith(_HDF5_SIGNATURE):
+            if head.startswith(HDF5_SIGNATURE):
                 break
             offset = 512 if offset == 0 else offset * 2
         else:
