@@ -64,6 +64,9 @@ from .recovery import recover
 
 __all__ = ["RunRecorder", "RunWriter"]
 
+#: the columns of a gate a point does not have, as stored (built once: this is per point)
+_MISSING_GATE = {g: {c.name: c.missing for c in gate_columns(g)} for g in GATES}
+
 log = logging.getLogger(__name__)
 
 
@@ -384,7 +387,7 @@ class RunWriter:
         for g in GATES:
             gate: Gate | None = getattr(p, g)
             if gate is None:
-                row.update({c.name: c.missing for c in gate_columns(g)})
+                row.update(_MISSING_GATE[g])
                 continue
             row.update(
                 {
