@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from acquisition.events import ApparatusStatus, ElectrodeReading
 from acquisition.roles import Counter, FilamentSupply, GaugeController, Goniometer, HVModule, Picoammeter, ValveRelays
 from foundation.clock import Clock
 
@@ -179,11 +180,9 @@ class Apparatus:
         if not state.referenced:
             log.info("goniometer not referenced: homing")
             self.goniometer.home()
-        beam = self.config.beam
-        self.filament.voltage = beam.filament_voltage_limit_V
         # the ramp switches an off output on at 0 A itself: switching on here would put
         # a cold filament straight onto whatever setpoint was left in the supply
-        self.ramp_filament(beam.filament_current_A)
+        self.ramp_filament(self.config.beam.filament_current_A)
         self.channeltron_on()
 
     def set_energy(self, energy_eV: float) -> None:
@@ -245,8 +244,14 @@ class Apparatus:
         self.angle_deg = self.angle_readback_deg = None
 
     def ramp_filament(self, current_A: float) -> float:
-        """Filament current to ``current_A`` in the configured steps; returns the readback."""
+        """Filament current to ``current_A`` in the configured steps; returns the readback.
+
+        Heating sets the compliance voltage to its configured limit first: a supply in
+        constant current regulates nothing with a voltage limit of 0 V (as after *RST),
+        and a hand ramp must heat the way a run's does."""
         beam = self.config.beam
+        if current_A > 0:
+            self.filament.voltage = beam.filament_voltage_limit_V
         return self.filament.ramp_current_to(current_A, step_A=beam.filament_step_A,
                                              step_delay_s=beam.filament_step_delay_s)
 
@@ -291,6 +296,79 @@ class Apparatus:
         chamber, needle = self.gauges.pressures()  # PRX: channel 1 chamber, channel 2 needle line
         beam = abs(self.picoammeter.read_current())
         return MonitorReading(self.clock.now(), beam, chamber.value_mbar, needle.value_mbar)
+
+    def set_electrode(self, name: str, volts: float) -> None:
+        """One electrode to ``volts``, ramped at its own rate and within its configured
+        limits (the driver refuses anything else before sending).  The channeltron has
+        its own switch (:meth:`channeltron_on`); setting the cathode changes the energy,
+        which is then unknown until the next full tune."""
+        electrodes = self.config.electrodes
+        if name not in electrodes:
+            raise ValueError(f"electrode {name!r}: allowed {', '.join(electrodes)}")
+        if name == self._cem_name:
+            raise ValueError(f"{name} is the channeltron: switch it with channeltron on/off")
+        if name == "cathode":
+            self.energy_eV = None
+        self.hv_modules[electrodes[name].module].ramp_to({name: float(volts)})
+
+    def read_status(self) -> tuple[ApparatusStatus, dict[str, str | None]]:
+        """Read everything the instrument panel shows: the status and, per instrument,
+        None if it answered or the error text if it did not (its quantities are then
+        NaN).  Moves and switches nothing; every instrument is asked even if one fails."""
+        from drivers.errors import InstrumentError
+
+        nan = float("nan")
+        health: dict[str, str | None] = {}
+
+        def ask(instrument: str, fn: Callable[[], Any], default: Any) -> Any:
+            try:
+                value = fn()
+            except InstrumentError as exc:
+                health[instrument] = str(exc)
+                return default
+            health.setdefault(instrument, None)
+            return value
+
+        names = {id(d): n for n, d in self.drivers.items()}
+        monitors = ask(names[id(self.gauges)], self.gauges.pressures, None)
+        chamber, needle = (monitors[0].value_mbar, monitors[1].value_mbar) if monitors else (nan, nan)
+        beam = abs(ask(names[id(self.picoammeter)], self.picoammeter.read_current, nan))
+        fil = names[id(self.filament)]
+        goniometer = names[id(self.goniometer)]
+        state = ask(goniometer, self.goniometer.state, None)
+        relays = ask(names[id(self.valves)], self.valves.states, None)
+        gl = self.config.gas_line
+        gas = None
+        if relays is not None:
+            needle_open, side_open = relays[gl.needle_relay], relays[gl.side_leak_relay]
+            gas = "closed" if not (needle_open or side_open) else None if needle_open and side_open else (
+                "needle" if needle_open else "side_leak")
+        electrodes = []
+        for name, e in self.config.electrodes.items():
+            module = self.hv_modules[e.module]
+            status = ask(e.module, lambda m=module, n=name: m.channel_status(n), None)
+            electrodes.append(ElectrodeReading(
+                name, e.module,
+                ask(e.module, lambda m=module, n=name: m.voltage_setpoint(n), nan),
+                ask(e.module, lambda m=module, n=name: m.measured_voltage(n), nan),
+                bool(status is not None and status.is_on),
+                status.fault if status is not None else None,
+            ))
+        t = self.clock.now()
+        status = ApparatusStatus(
+            t=t, utc=self.clock.utc(t), energy_eV=self.energy_eV,
+            angle_deg=ask(goniometer, lambda: self.goniometer.position_deg, nan),
+            goniometer=state.describe() if state is not None else "",
+            referenced=bool(state is not None and state.referenced),
+            gas_path=gas,
+            filament_current_A=ask(fil, lambda: self.filament.measured_current, nan),
+            filament_voltage_V=ask(fil, lambda: self.filament.measured_voltage, nan),
+            filament_setpoint_A=ask(fil, lambda: self.filament.current, nan),
+            filament_on=bool(ask(fil, lambda: self.filament.output, False)),
+            electrodes=tuple(electrodes), channeltron=self._cem_name,
+            beam_current_A=beam, chamber_mbar=chamber, needle_mbar=needle,
+        )
+        return status, health
 
     def count(self, subgate_s: float, n: int, check: Callable[[list[int]], bool] | None = None):
         """Count channeltron pulses for ``n`` sub-gates; ``check`` may stop early.

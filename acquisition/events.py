@@ -29,6 +29,11 @@ __all__ = [
     "Message",
     "Progress",
     "RunStop",
+    "InstrumentHealth",
+    "ElectrodeReading",
+    "ApparatusStatus",
+    "HEALTH_STATES",
+    "instrument_of",
     "Event",
     "EventBus",
 ]
@@ -187,7 +192,70 @@ class RunStop:
     points_done: int
 
 
-Event = RunStart | Point | Monitor | Suspended | Resumed | Paused | Message | Progress | RunStop
+#: an instrument's connection state, as the instrument panel shows it
+HEALTH_STATES = ("ok", "retrying", "fault")
+
+
+@dataclass(frozen=True)
+class InstrumentHealth:
+    """An instrument's connection changed: it answered (``ok``), a transient fault is
+    being retried (``retrying``), or it failed beyond the retries (``fault``).
+
+    Published by the runner's retries and the session's status readings; the panel's
+    connection lights follow these and nothing else."""
+
+    t: float
+    instrument: str  #: the apparatus file's name for it: "gauges", "gun", ...
+    state: str  #: one of HEALTH_STATES
+    reason: str = ""  #: the driver's error text (empty when ok)
+
+
+def instrument_of(exc: BaseException) -> str:
+    """The apparatus name of the instrument a driver error names ("gauges" of
+    "gauges (pfeiffer_tpg362)"), or "" if it names none."""
+    name = getattr(exc, "instrument", "") or ""
+    return "" if name == "?" else name.split(" (", 1)[0]
+
+
+@dataclass(frozen=True)
+class ElectrodeReading:
+    """One electrode at one moment: what its module was told and what it measures."""
+
+    name: str
+    module: str  #: the HV module (instrument name) carrying it
+    setpoint_V: float  #: Vset read back from the module (NaN: unreadable)
+    readback_V: float  #: measured output voltage (NaN: unreadable)
+    on: bool
+    fault: str | None = None  #: the module's fault bits for this channel, by the manual's names
+
+
+@dataclass(frozen=True)
+class ApparatusStatus:
+    """Everything the instrument panel shows, read while no run owns the apparatus.
+
+    A quantity whose instrument did not answer is NaN (or None); the reason went out
+    as an :class:`InstrumentHealth` event."""
+
+    t: float
+    utc: str
+    energy_eV: float | None  #: the tune last applied in full (None: none, or interrupted)
+    angle_deg: float  #: goniometer position read back (NaN: unreadable)
+    goniometer: str  #: the controller's state ("READY from MOVING", ...), "" if unreadable
+    referenced: bool
+    gas_path: str | None  #: from the relay states: "needle", "side_leak", "closed" (None: unreadable or both open)
+    filament_current_A: float  #: measured
+    filament_voltage_V: float  #: measured
+    filament_setpoint_A: float
+    filament_on: bool
+    electrodes: tuple[ElectrodeReading, ...]
+    channeltron: str  #: which electrode is the channeltron
+    beam_current_A: float
+    chamber_mbar: float
+    needle_mbar: float
+
+
+Event = (RunStart | Point | Monitor | Suspended | Resumed | Paused | Message | Progress | RunStop
+         | InstrumentHealth | ApparatusStatus)
 
 
 @dataclass

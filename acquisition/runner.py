@@ -48,6 +48,7 @@ from acquisition.apparatus import SAFE, EndState
 from acquisition.events import (
     EventBus,
     Gate,
+    InstrumentHealth,
     Message,
     Monitor,
     Paused,
@@ -57,6 +58,7 @@ from acquisition.events import (
     RunStart,
     RunStop,
     Suspended,
+    instrument_of,
 )
 from drivers.errors import InstrumentError, TransientError
 from foundation.clock import Clock
@@ -225,6 +227,8 @@ class Runner:
         self._t_start = 0.0
         self._points: Sequence[Any] = ()
         self.points_done = 0
+        #: instruments reported retrying or faulted and not yet seen working again
+        self._unhealthy: set[str] = set()
 
     # ------------------------------------------------------------ thread-safe control
     @property
@@ -270,6 +274,19 @@ class Runner:
     def message(self, level: str, text: str) -> None:
         getattr(log, level if level in ("info", "warning", "error") else "info")(text)
         self.bus.emit(Message(self.clock.now(), self.utc(), level, text))
+
+    def health(self, exc: BaseException, state: str) -> None:
+        """Tell the panel that the instrument ``exc`` names is retrying or faulted."""
+        name = instrument_of(exc)
+        if name:
+            self._unhealthy.add(name)
+            self.bus.emit(InstrumentHealth(self.clock.now(), name, state, str(exc)))
+
+    def _healthy_again(self) -> None:
+        """A point was measured: every instrument it needs answered."""
+        for name in sorted(self._unhealthy):
+            self.bus.emit(InstrumentHealth(self.clock.now(), name, "ok"))
+        self._unhealthy.clear()
 
     def progress(self) -> Progress:
         total = len(self._points)
@@ -367,6 +384,7 @@ class Runner:
             except TransientError as exc:
                 if attempt > self.max_retries:
                     raise
+                self.health(exc, "retrying")
                 self.message("warning", f"{what}: {exc} (retry {attempt}/{self.max_retries})")
                 self.clock.sleep(self.retry_delay_s * attempt)
                 self.check_abort()
@@ -377,6 +395,7 @@ class Runner:
             try:
                 return self.call(what, fn)
             except InstrumentError as exc:
+                self.health(exc, "fault")
                 self.message("error", f"{what} failed: {exc}; run paused")
                 self.wait_paused(f"device fault: {exc}")
 
@@ -392,12 +411,15 @@ class Runner:
             except Redo:
                 self.check_abort()
             except InstrumentError as exc:
+                self.health(exc, "fault")
                 self.message("error", f"point {_describe(point)}: {exc}; run paused")
                 self.wait_paused(f"device fault: {exc}")
         self.seq += 1
         self.points_done += 1
         self.done.add(point.key)
         self._durations.append(self.clock.now() - t0)
+        if self._unhealthy:
+            self._healthy_again()
         self.bus.emit(event)
         self.bus.emit(self.progress())
 
@@ -482,6 +504,7 @@ class Runner:
             except TransientError as exc:
                 if attempt > self.max_retries:
                     raise
+                self.health(exc, "retrying")
                 self.message("warning", f"count: {exc}; {len(counts)} of {n} sub-gates kept "
                                         f"(retry {attempt}/{self.max_retries})")
                 self.clock.sleep(self.retry_delay_s * attempt)

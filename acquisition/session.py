@@ -9,9 +9,13 @@ The CLI, the GUI and the overnight queue drive the apparatus through a
   runs, so no two callers ever talk to the instruments at once and no caller's thread
   (the GUI's) ever blocks on an instrument: every operation returns a
   :class:`concurrent.futures.Future`;
-* a **monitor poller** that, between jobs and while no run is going, reads the slow
-  monitors and publishes them as :class:`~acquisition.events.Monitor` events (a run
-  publishes its own, between sub-gates);
+* a **status poller** that, between jobs and while no run is going, reads what the
+  instrument panel shows (:meth:`Session.read_status`) and publishes it as an
+  :class:`~acquisition.events.ApparatusStatus` and a
+  :class:`~acquisition.events.Monitor` event, with an
+  :class:`~acquisition.events.InstrumentHealth` event for every instrument whose
+  connection state changed (a run publishes its own monitors, between sub-gates, and
+  the health of the instruments it retries);
 * **runs**: :meth:`Session.run_plan`, :meth:`Session.resume_run` and
   :meth:`Session.start` (any procedure) return a :class:`RunHandle` that pauses,
   resumes, aborts and joins from any thread.
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from acquisition.apparatus import SAFE, EndState
-from acquisition.events import EventBus, Message, Monitor, Point, RunStop
+from acquisition.events import ApparatusStatus, EventBus, InstrumentHealth, Message, Monitor, Point, RunStop
 from acquisition.procedures import DcsScan
 from acquisition.runner import Procedure, Runner, RunState
 from drivers.errors import InstrumentError
@@ -121,6 +125,9 @@ class Session:
         self._closed = False
         self._stop_polling = threading.Event()
         self._last_poll_error: str | None = None
+        #: the connection state last published of each instrument (from any publisher)
+        self.health: dict[str, tuple[str, str]] = {name: ("ok", "") for name in getattr(apparatus, "drivers", {})}
+        self.bus.subscribe(self._track_health)
         self._poller = None
         if monitor_interval_s is not None:
             self._poller = threading.Thread(
@@ -217,6 +224,30 @@ class Session:
         """Channeltron high voltage off now (urgent)."""
         return self._urgently("channeltron switched off", self.apparatus.channeltron_off_now)
 
+    def set_electrode(self, name: str, volts: float) -> Future:
+        """One electrode to ``volts`` (ramped, within its limits; not the channeltron)."""
+        return self.submit(self.apparatus.set_electrode, name, volts)
+
+    def read_status(self) -> Future:
+        """Read what the instrument panel shows; publish it (ApparatusStatus, Monitor,
+        and InstrumentHealth for every instrument whose state changed); its result is
+        the ApparatusStatus."""
+        return self.submit(self._status_and_publish)
+
+    def _status_and_publish(self) -> ApparatusStatus:
+        status, answered = self.apparatus.read_status()
+        for name, error in answered.items():
+            state = ("ok", "") if error is None else ("fault", error)
+            if self.health.get(name) != state:
+                self.bus.emit(InstrumentHealth(status.t, name, *state))
+        self.bus.emit(status)
+        self.bus.emit(Monitor(status.t, status.utc, status.beam_current_A, status.chamber_mbar, status.needle_mbar))
+        return status
+
+    def _track_health(self, event) -> None:
+        if isinstance(event, InstrumentHealth):
+            self.health[event.instrument] = (event.state, event.reason)
+
     def read_monitors(self) -> Future:
         """One monitor reading, also published as a Monitor event."""
         return self.submit(self._read_and_publish)
@@ -229,7 +260,7 @@ class Session:
         return monitor
 
     def _poll_monitors(self, interval_s: float) -> None:
-        """Between jobs and runs, keep the monitors fresh for whoever watches the bus.
+        """Between jobs and runs, keep the panel's status fresh for whoever watches the bus.
 
         Waits in wall seconds: this paces a display, not the experiment."""
         while not self._stop_polling.wait(interval_s):
@@ -246,7 +277,7 @@ class Session:
         if self.run is not None:
             return
         try:
-            self._read_and_publish()
+            self._status_and_publish()
         except InstrumentError as exc:
             text = f"monitors unreadable: {exc}"
             if text != self._last_poll_error:  # once per distinct fault, not every poll

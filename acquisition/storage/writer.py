@@ -467,8 +467,10 @@ class RunRecorder:
         if self.writer is None:
             if isinstance(event, RunStop):  # the file was never created (its RunStart failed): nothing to close
                 return
-            if not isinstance(event, RunStart):
+            if isinstance(event, Point):
                 raise StorageError(f"{self.path}: the first event of a run must be RunStart, got {type(event).__name__}")
+            if not isinstance(event, RunStart):  # a status reading that finished as the run was starting
+                return
             self.writer = RunWriter.create(self.path, event, fsync=self._fsync)
             return
         self.writer(event)

@@ -12,7 +12,7 @@ from acquisition.plans import parse_plan
 from acquisition.runner import RunState
 from acquisition.session import Session, SessionBusy
 from acquisition.storage import read_run
-from drivers.errors import DeviceError
+from drivers.errors import DeviceError, InstrumentTimeout, LimitError
 from foundation.clock import VirtualClock
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import WorldConfig
@@ -164,3 +164,51 @@ def test_urgent_stop_does_not_queue_behind_the_move_it_stops(session):
         move.result(20)
     assert order == ["stop sent", "move returned"]  # queued behind the move, it would have timed out first
     assert session.apparatus.angle_deg is None  # stopped somewhere: unknown until the next move
+
+
+def test_status_shows_the_panel_and_follows_each_instrument_health(session):
+    from acquisition.events import ApparatusStatus, InstrumentHealth
+
+    events = Events()
+    session.bus.subscribe(events)
+    session.ramp_filament(2.0).result(30)
+    session.set_energy(100.0).result(30)
+    session.select_gas("needle").result(30)
+    status = session.read_status().result(30)
+    assert isinstance(status, ApparatusStatus) and status.energy_eV == 100.0
+    assert status.gas_path == "needle" and status.filament_on
+    assert status.filament_current_A == pytest.approx(2.0, abs=0.01)
+    tune = session.config.tune.potentials_at(100.0)
+    readbacks = {e.name: e for e in status.electrodes}
+    assert set(tune) <= set(readbacks)
+    for name, volts in tune.items():
+        assert readbacks[name].setpoint_V == pytest.approx(volts, abs=0.1)
+        assert readbacks[name].readback_V == pytest.approx(volts, abs=session.config.electrodes[name].tolerance_V)
+    assert 0 < status.beam_current_A < 1e-3 and status.chamber_mbar > 0
+    # a single electrode by hand, within its limits
+    lens = next(n for n in tune if n not in ("cathode", session.config.detector.channeltron_electrode))
+    e = session.config.electrodes[lens]
+    target = min(e.max_V, max(e.min_V, tune[lens] + 5.0))
+    session.set_electrode(lens, target).result(30)
+    after = {r.name: r for r in session.read_status().result(30).electrodes}
+    assert after[lens].readback_V == pytest.approx(target, abs=e.tolerance_V)
+    with pytest.raises(LimitError, match="refused before sending: allowed"):
+        session.set_electrode(lens, e.max_V + 100.0).result(30)
+    with pytest.raises(ValueError, match="channeltron"):
+        session.set_electrode(session.config.detector.channeltron_electrode, 100.0).result(30)
+    assert not events.of(InstrumentHealth)  # nothing changed: nothing published
+    # the gauge controller stops answering: its light goes to fault, then back to ok
+    gauges = session.apparatus.gauges
+    original = gauges.pressures
+
+    def silent():
+        raise InstrumentTimeout("no reply", instrument="gauges (x)")
+
+    gauges.pressures = silent
+    faulty = session.read_status().result(30)
+    assert faulty.chamber_mbar != faulty.chamber_mbar  # NaN, not a stale number
+    assert [(h.instrument, h.state) for h in events.of(InstrumentHealth)] == [("gauges", "fault")]
+    assert session.health["gauges"][0] == "fault" and "no reply" in session.health["gauges"][1]
+    gauges.pressures = original
+    session.read_status().result(30)
+    assert [(h.instrument, h.state) for h in events.of(InstrumentHealth)] == [("gauges", "fault"), ("gauges", "ok")]

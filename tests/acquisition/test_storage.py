@@ -716,12 +716,16 @@ def test_recover_rewrites_a_crashed_file_in_place_through_the_public_api(crashed
     assert not list(tmp_path.glob(".*recovering"))  # no leftovers beside it
 
 
-def test_run_recorder_creates_the_file_at_run_start_and_refuses_anything_else_first(tmp_path):
-    from acquisition.events import Message
+def test_run_recorder_creates_the_file_at_run_start_and_refuses_a_point_first(tmp_path):
+    from acquisition.events import Message, Monitor
     from acquisition.storage import RunRecorder, StorageError
 
     recorder = RunRecorder(tmp_path / "r.h5")
+    # a status reading that finished as the run was starting is not part of the run
+    recorder(Message(0.0, "2026-11-21T00:00:00.000000Z", "info", "hello"))
+    recorder(Monitor(0.0, "2026-11-21T00:00:00.000000Z", 1e-9, 1e-6, 0.1))
+    assert not (tmp_path / "r.h5").exists()
     with pytest.raises(StorageError, match="first event of a run must be RunStart"):
-        recorder(Message(0.0, "2026-11-21T00:00:00.000000Z", "info", "hello"))
+        recorder(make_point(make_start(), 0, 0, 0, 0))
     with pytest.raises(ValueError):
         RunRecorder()
