@@ -6,6 +6,8 @@ xbeam run PLAN.toml [--apparatus FILE | --sim] [--time-scale K | --virtual] [-o 
 xbeam dry-run PLAN.toml [--apparatus FILE]        the plan in virtual time on the simulator
 xbeam resume RUN.h5 [--apparatus FILE | --sim] [--time-scale K | --virtual]
 xbeam export RUN.h5 [-o FILE.csv] [--force]
+xbeam gui [--sim [--virtual | --time-scale K] | --apparatus FILE] [--plan PLAN.toml [--start] [-o RUN.h5]
+          [--quit-when-done]] [--view RUN.h5]
 
 A mistake (an option, a plan, an apparatus file, a run file, an output path) is refused
 before anything moves or any file is written, with one line naming the option or file,
@@ -28,7 +30,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import ExitStack
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -158,12 +159,6 @@ def _clock_of(args, config) -> Clock:
                       f"{scale:g}, the speed `xbeam sim` runs at; leave --time-scale out "
                       f"(or restart it as `xbeam sim --time-scale {args.time_scale:g}`)")
     return make_clock(scale)
-
-
-def _default_run_path(plan) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    sample = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(plan.metadata.sample))
-    return Path("runs") / f"{stamp}_{sample}.h5"
 
 
 def _is_hdf5(path: Path) -> bool:
@@ -337,15 +332,15 @@ def _follow(handle, clock: Clock) -> RunStop:
             signal.signal(sig, handler)
 
 
-def _session(config, clock: Clock):
+def _session(config, clock: Clock, monitor_interval_s: float | None = None):
     """Connect and identify every instrument (nothing moves or heats); an unreachable
-    one is refused naming the apparatus file as well as each instrument."""
+    one is refused naming the apparatus file as well as each instrument.  A command-line
+    run has no idle poller (it publishes the monitors itself); the window has one."""
     from acquisition.apparatus import ApparatusUnreachable
     from acquisition.session import Session
 
     try:
-        # no idle poller: a command-line run publishes the monitors itself
-        return Session.connect(config, clock, monitor_interval_s=None)
+        return Session.connect(config, clock, monitor_interval_s=monitor_interval_s)
     except ApparatusUnreachable as exc:
         hint = " (is that `xbeam sim` still running?)" if config.simulator is not None else ""
         raise Refused(f"{config.source}{hint}: {exc}", EXIT_UNAVAILABLE) from exc
@@ -427,11 +422,12 @@ def cmd_probe(args) -> int:
 
 def cmd_run(args) -> int:
     from acquisition.plans import load_plan
+    from acquisition.storage import default_run_path
 
     with ExitStack() as stack:
         config, clock = _apparatus(args, stack)
         plan = load_plan(args.plan, apparatus=config)  # rejected here, before anything moves
-        path = Path(args.output) if args.output else _default_run_path(plan)
+        path = Path(args.output) if args.output else default_run_path(plan)
         _check_new_run_file(path)
         session = stack.enter_context(_session(config, clock))  # connects and identifies: nothing moves yet
         try:
@@ -463,37 +459,105 @@ def cmd_resume(args) -> int:
         return _run_to_end(args, handle, clock)
 
 
-def cmd_dry_run(args) -> int:
+def dry_run_estimate(plan_path: str | Path, *, seed: int | None = None, target_dcs: str | None = None,
+                     apparatus: str | None = None, on_start: Callable[[], None] | None = None):
+    """Run the plan in virtual time on a simulated apparatus of its own; its
+    :class:`~acquisition.session.DryRunEstimate`.  With ``apparatus`` (a file) the plan
+    is also checked against that apparatus's limits first.  A bad plan raises
+    ConfigError before anything starts; ``on_start`` is called once it has started."""
+    import types
+
     from acquisition.config import load_apparatus, parse_apparatus
     from acquisition.plans import load_plan
-    from acquisition.session import DryRunSummary
+    from acquisition.session import DryRunEstimate, DryRunSummary
 
     clock = make_clock(virtual=True)
-    if args.apparatus:
-        load_plan(args.plan, apparatus=load_apparatus(args.apparatus))  # validate against the real limits
+    if apparatus:
+        load_plan(plan_path, apparatus=load_apparatus(apparatus))  # validate against the real limits
+    options = types.SimpleNamespace(seed=seed, target_dcs=target_dcs)
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        sim = _start_sim(clock, args, stack)
+        sim = _start_sim(clock, options, stack)
         config = parse_apparatus(sim.apparatus_toml(), source=SIM_SOURCE)
-        plan = load_plan(args.plan, apparatus=config)
+        plan = load_plan(plan_path, apparatus=config)
         path = Path(tmp) / "dry-run.h5"
         summary = DryRunSummary()
         wall0 = time.perf_counter()
         with _session(config, clock) as session:
             t0 = clock.now()
-            stop = _run_follow(args, session.run_plan(plan, path, also=(summary,)), clock)
+            handle = session.run_plan(plan, path, also=(summary,))
+            if on_start is not None:
+                on_start()
+            stop = _follow(handle, clock)
             duration = clock.now() - t0
         size = path.stat().st_size if path.exists() else 0
+    return DryRunEstimate(str(plan_path), stop.points_done, stop.status, stop.reason, duration, size / 1e6,
+                          dict(summary.flagged), time.perf_counter() - wall0)
+
+
+def cmd_dry_run(args) -> int:
+    estimate = dry_run_estimate(args.plan, seed=args.seed, target_dcs=args.target_dcs, apparatus=args.apparatus,
+                                on_start=lambda: setattr(args, "started", True))
     print(f"plan: {args.plan}")
-    print(f"points: {stop.points_done} (status {stop.status}: {stop.reason})")
-    print(f"duration: {_hms(duration)} of beam time (simulated in {time.perf_counter() - wall0:.1f} s)")
-    print(f"run file: {size / 1e6:.2f} MB")
-    if summary.flagged:
-        print(f"warnings: {len(summary.flagged)} (energy, angle) cells flagged on the simulated apparatus:")
-        for (energy, angle), why in sorted(summary.flagged.items()):
+    print(f"points: {estimate.points} (status {estimate.status}: {estimate.reason})")
+    print(f"duration: {_hms(estimate.duration_s)} of beam time (simulated in {estimate.wall_s:.1f} s)")
+    print(f"run file: {estimate.file_mb:.2f} MB")
+    if estimate.flagged:
+        print(f"warnings: {len(estimate.flagged)} (energy, angle) cells flagged on the simulated apparatus:")
+        for (energy, angle), why in sorted(estimate.flagged.items()):
             print(f"  {energy:g} eV {angle:g} deg: {why}")
     else:
         print("warnings: none")
-    return EXIT_OK if stop.status == "success" else EXIT_RUN_FAILED
+    return EXIT_OK if estimate.status == "success" else EXIT_RUN_FAILED
+
+
+def cmd_gui(args) -> int:
+    """The main window: on the simulated apparatus (--sim), an apparatus file, or none
+    (a viewer).  Every mistake on the command line is refused here, before the window
+    opens, anything moves or any file is written."""
+    from acquisition.plans import load_plan
+    from acquisition.storage import RunFollower, default_run_path
+
+    if args.start and not args.plan:
+        raise Refused("--start: starts the plan of --plan; give --plan PLAN.toml")
+    if args.output and not args.start:
+        raise Refused(f"-o {args.output}: names the run file of --start; give --plan PLAN.toml --start")
+    if args.quit_when_done and not args.start:
+        raise Refused("--quit-when-done: closes the window when the run --start began ends; give --plan ... --start")
+    if (args.virtual or args.time_scale) and not args.sim:
+        option = "--virtual" if args.virtual else f"--time-scale {args.time_scale:g}"
+        raise Refused(f"{option}: only with --sim (the simulated apparatus this window starts)")
+    if args.start and not (args.sim or args.apparatus):
+        raise Refused("--start: no apparatus to run on; give --sim or --apparatus FILE")
+    if args.view:  # a damaged or foreign file is refused here, read only, within seconds
+        RunFollower(args.view).close()
+    with ExitStack() as stack:
+        session = config = clock = None
+        if args.sim or args.apparatus:
+            config, clock = _apparatus(args, stack)
+        plan = None
+        if args.plan and config is not None and args.start:
+            plan = load_plan(args.plan, apparatus=config)  # a plan it cannot run is refused before anything moves
+        elif args.plan and not Path(args.plan).is_file():
+            raise Refused(f"--plan {args.plan}: no such file")
+        output = None
+        if args.start:
+            output = Path(args.output) if args.output else default_run_path(plan)
+            _check_new_run_file(output)
+        if config is not None:
+            session = stack.enter_context(_session(config, clock, monitor_interval_s=1.0))
+            if output is not None:
+                try:
+                    output.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise Refused(f"-o {output}: cannot create the folder {output.parent}: {exc.strerror}") from None
+        from gui.app import run_gui
+
+        def dry_run(plan_path: str):
+            return dry_run_estimate(plan_path, seed=args.seed, target_dcs=args.target_dcs, apparatus=args.apparatus)
+
+        args.started = args.start
+        return run_gui(session=session, config=config, clock=clock, dry_run=dry_run, plan_path=args.plan,
+                       start=args.start, output=output, quit_when_done=args.quit_when_done, view_path=args.view)
 
 
 def cmd_export(args) -> int:
@@ -641,6 +705,17 @@ def build_parser() -> argparse.ArgumentParser:
     clock_options(sp)
     sp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_resume)
+
+    sp = command("gui", "the main window: instrument panel, scan control, live plots; or a run file viewer")
+    apparatus_options(sp)
+    clock_options(sp)
+    sp.add_argument("--plan", metavar="PLAN.toml", help="load this plan (validated, with its dry-run estimate)")
+    sp.add_argument("--start", action="store_true", help="start the --plan at once")
+    sp.add_argument("-o", "--output", metavar="RUN.h5",
+                    help="the run file of --start (never an existing one; default runs/<UTC time>_<sample>.h5)")
+    sp.add_argument("--quit-when-done", action="store_true", help="close the window when the --start run ends")
+    sp.add_argument("--view", metavar="RUN.h5", help="open a run file (finished, or being written by another process)")
+    sp.set_defaults(func=cmd_gui)
 
     sp = command("export", "CSV with one row per (energy, angle): rel. DCS, sigma, rates, loss, flags")
     sp.add_argument("run", metavar="RUN.h5", help="the run file to export (read only)")

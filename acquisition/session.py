@@ -44,7 +44,7 @@ from acquisition.runner import Procedure, Runner, RunState
 from drivers.errors import InstrumentError
 from foundation.clock import Clock
 
-__all__ = ["DryRunSummary", "RunHandle", "Session", "SessionBusy"]
+__all__ = ["DryRunEstimate", "DryRunSummary", "RunHandle", "Session", "SessionBusy"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,21 @@ class DryRunSummary:
     def __call__(self, event) -> None:
         if isinstance(event, Point) and event.flags:
             self.flagged[(event.energy_eV, event.angle_deg)] = event.flags.describe()
+
+
+@dataclass(frozen=True)
+class DryRunEstimate:
+    """What a dry run of a plan found: the plan on the simulated apparatus in virtual
+    time (``xbeam dry-run``; the GUI's estimate)."""
+
+    plan: str  #: the plan file
+    points: int
+    status: str  #: the dry run's RunStop status ("success" unless the plan could not run)
+    reason: str
+    duration_s: float  #: beam time the plan takes
+    file_mb: float  #: size of its run file
+    flagged: dict[tuple[float, float], str]  #: (energy, angle) -> the flags the simulated run raised
+    wall_s: float = 0.0  #: how long the estimate took
 
 
 class Session:

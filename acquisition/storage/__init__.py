@@ -12,7 +12,16 @@ Exports (CSV, tables) are analysis (:mod:`analysis`), which reads files through
 :mod:`.reader`.
 """
 
-from .layout import DERIVED_UNITS, FILE_VERSION, GATES, LIBVER, POINT_COLUMNS, StorageError, point_columns
+from .layout import (
+    DERIVED_UNITS,
+    FILE_VERSION,
+    GATES,
+    LIBVER,
+    POINT_COLUMNS,
+    StorageError,
+    default_run_path,
+    point_columns,
+)
 from .reader import RunData, RunFollower, RunUpdate, read_run
 from .recovery import recover
 from .writer import RunRecorder, RunWriter
@@ -29,6 +38,7 @@ __all__ = [
     "RunUpdate",
     "RunWriter",
     "StorageError",
+    "default_run_path",
     "point_columns",
     "read_run",
     "recover",

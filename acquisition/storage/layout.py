@@ -511,3 +511,13 @@ def fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def default_run_path(plan) -> Path:
+    """Where a run goes when nobody named its file (``xbeam run`` without ``-o``, the
+    GUI's Start): ``runs/<UTC time>_<sample>.h5`` under the current directory."""
+    from datetime import datetime, timezone
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    sample = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(plan.metadata.sample))
+    return Path("runs") / f"{stamp}_{sample}.h5"

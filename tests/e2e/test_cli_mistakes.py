@@ -326,6 +326,20 @@ MISTAKES = [
     Mistake("dry-run a missing plan", "dry-run {missing.toml}", B, ("missing.toml",)),
     Mistake("dry-run against an apparatus with a typo", "dry-run {plan.toml} --apparatus {unknown_key.toml}", B,
             ("unknown_key.toml", "filament_curent_A")),
+    # ---- gui: refused before the window opens
+    Mistake("gui --start without --plan", "gui --sim --start", B, ("--start", "--plan")),
+    Mistake("gui -o without --start", "gui --sim --plan {plan.toml} -o {new.h5}", B, ("-o", "new.h5", "--start")),
+    Mistake("gui --quit-when-done without --start", "gui --sim --plan {plan.toml} --quit-when-done", B,
+            ("--quit-when-done", "--start")),
+    Mistake("gui --virtual without --sim", "gui --virtual", B, ("--virtual", "--sim")),
+    Mistake("gui --start without an apparatus", "gui --plan {plan.toml} --start", B, ("--start", "--sim")),
+    Mistake("gui --start of a plan with a wrong value", "gui --sim --virtual --plan {plan_bad_value.toml} --start", B,
+            ("plan_bad_value.toml", "scan.sweeps", "-1")),
+    Mistake("gui --start over an existing run file", "gui --sim --virtual --plan {plan.toml} --start -o {run.h5}", B,
+            ("-o", "run.h5", "never overwritten")),
+    Mistake("gui --view a text file", "gui --view {notes.h5}", B, ("notes.h5", "not an HDF5 file")),
+    Mistake("gui --view a truncated run file", "gui --view {truncated.h5}", B, ("truncated.h5", "truncated")),
+    Mistake("gui --plan missing", "gui --plan {missing.toml}", B, ("--plan", "missing.toml")),
 ]
 
 #: run again in a subprocess: tracebacks the interpreter prints, log output on stderr
