@@ -195,7 +195,13 @@ class Runner:
         steady_false_alarm: float = 1e-4,
         hv_off_retry_s: float = 1.0,
         hv_off_timeout_s: float = 30.0,
+        pause_timeout_s: float | None = None,
+        suspend_limit_s: float | None = None,
     ) -> None:
+        """``pause_timeout_s``: an unattended run gives up (aborts, :attr:`gave_up` says
+        why) when a device fault has kept it paused that long in clock time with nobody
+        resuming it; ``suspend_limit_s``: the same for an interlock suspension that has
+        not recovered.  None (the default): wait for the operator, however long."""
         self.apparatus = apparatus
         self.procedure = procedure
         self.config = apparatus.config
@@ -229,6 +235,10 @@ class Runner:
         self.points_done = 0
         #: instruments reported retrying or faulted and not yet seen working again
         self._unhealthy: set[str] = set()
+        self.pause_timeout_s = pause_timeout_s
+        self.suspend_limit_s = suspend_limit_s
+        #: why the unattended policy gave the run up (pause or suspension too long), if it did
+        self.gave_up: str | None = None
 
     # ------------------------------------------------------------ thread-safe control
     @property
@@ -368,9 +378,26 @@ class Runner:
             self._state = RunState.PAUSED
             self._cond.notify_all()
         self.bus.emit(Paused(self.clock.now(), self.utc(), reason))
+        limit = self.pause_timeout_s if reason.startswith("device fault") else None
+        deadline = None if limit is None else self.clock.now() + limit
         with self._cond:
             while self._pause_requested and self._abort_requested is None:
-                self._cond.wait(timeout=0.5)  # waiting for a person, not for experiment time
+                if deadline is None:
+                    self._cond.wait(timeout=0.5)  # waiting for a person, not for experiment time
+                    continue
+                remaining = deadline - self.clock.now()
+                if remaining <= 0:
+                    self.gave_up = (f"unattended policy: {reason} kept the run paused for "
+                                    f"{limit:g} s (pause_timeout_s) with nobody resuming it")
+                    self._abort_requested = self.gave_up
+                    break
+                if math.isinf(self.clock.speed):  # virtual time passes only when somebody sleeps
+                    self.clock.sleep(min(remaining, self.poll_s))
+                    self._cond.wait(timeout=0)  # let a resume from another thread in
+                else:
+                    self._cond.wait(timeout=min(0.5, remaining / self.clock.speed))
+        if self.gave_up is not None and self._abort_requested == self.gave_up:
+            self.message("error", self.gave_up)
         self.check_abort()
         self._set_state(RunState.RUNNING)
         self.bus.emit(Resumed(self.clock.now(), self.utc(), "resumed by operator"))
@@ -596,6 +623,7 @@ class Runner:
         log.warning("suspended: %s", why)
         wait = self.config.interlocks.wait_after_recovery_s
         recovered_since = None
+        t_suspended = self.clock.now()
         while True:
             self.check_abort()
             self.clock.sleep(self.poll_s)
@@ -606,6 +634,11 @@ class Runner:
                     break
             else:
                 recovered_since = None
+                if self.suspend_limit_s is not None and m.t - t_suspended >= self.suspend_limit_s:
+                    self.gave_up = (f"unattended policy: suspended for {m.t - t_suspended:g} s "
+                                    f"(suspend_limit_s {self.suspend_limit_s:g}) without recovering: {why}")
+                    self.message("error", self.gave_up)
+                    raise Abort(self.gave_up)
         self.call("channeltron on", self.apparatus.channeltron_on)
         self._set_state(RunState.RUNNING)
         self.bus.emit(Resumed(self.clock.now(), self.utc(), f"recovered from: {why}"))
