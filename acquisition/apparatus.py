@@ -51,6 +51,9 @@ class EndState:
     channeltron_off: bool = True
     close_gas: bool = True
     filament_down: bool = False
+    #: every electrode but the channeltron ramped to its standby potential
+    #: (:meth:`Apparatus.electrodes_to_standby`): the end of a queue, an unattended fault
+    electrodes_standby: bool = False
 
     def at_least_safe(self) -> EndState:
         return replace(self, channeltron_off=True, close_gas=True)
@@ -60,8 +63,8 @@ class EndState:
 SAFE = EndState()
 #: between the items of a queue: gas closed, channeltron left on its plateau
 KEEP_READY = EndState(channeltron_off=False)
-#: the end of a night: everything down, filament included
-SHUTDOWN = EndState(filament_down=True)
+#: the end of a night: everything down, electrodes to standby, filament included
+SHUTDOWN = EndState(filament_down=True, electrodes_standby=True)
 
 
 def build_driver(
@@ -388,12 +391,14 @@ class Apparatus:
         self._cem_module.ramp_to({self._cem_name: self.config.detector.channeltron_V})
 
     def apply_end_state(self, end: EndState = SAFE) -> list[str]:
-        """Channeltron HV off first, then gas closed, then the filament down, as ``end``
-        asks.  Each step is attempted even if an earlier one fails; the failures are
-        returned so the caller can report them."""
+        """Channeltron HV off first, then the electrodes to standby, then gas closed,
+        then the filament down, as ``end`` asks.  Each step is attempted even if an
+        earlier one fails; the failures are returned so the caller can report them."""
         steps = []
         if end.channeltron_off:
             steps.append(("channeltron off", self.channeltron_off_now))
+        if getattr(end, "electrodes_standby", False):
+            steps.append(("electrodes to standby", self.electrodes_to_standby))
         if end.close_gas:
             steps.append(("gas closed", lambda: self.select_gas("closed", 0.0)))
         if end.filament_down:
@@ -406,6 +411,32 @@ class Apparatus:
                 log.error("end state: %s failed: %s", what, exc)
                 problems.append(f"{what}: {exc}")
         return problems
+
+    def standby_potentials(self) -> dict[str, float]:
+        """Electrode -> its standby potential: 0 V, or the configured limit nearest 0 V
+        for an electrode whose range excludes it (never a value outside its limits).
+        The channeltron is not among them (it has its own switch)."""
+        out = {}
+        for name, e in self.config.electrodes.items():
+            if name != self._cem_name:
+                out[name] = min(max(0.0, e.min_V), e.max_V)
+        return out
+
+    def electrodes_to_standby(self) -> None:
+        """Every electrode but the channeltron ramped to its standby potential, the gun's
+        module first (the beam goes away first), then the analyzer's; each ramp waits
+        for the readbacks.  The energy is unknown afterwards."""
+        self.energy_eV = None
+        electrodes = self.config.electrodes
+        gun_modules = {electrodes["cathode"].module} if "cathode" in electrodes else set()
+        by_module: dict[str, dict[str, float]] = {}
+        for gun in (True, False):
+            for name, volts in self.standby_potentials().items():
+                module = electrodes[name].module
+                if (module in gun_modules) == gun:
+                    by_module.setdefault(module, {})[name] = volts
+        for module, group in by_module.items():
+            self.hv_modules[module].ramp_to(group)
 
     def snapshot(self) -> dict[str, Any]:
         return {name: d.snapshot() for name, d in self.drivers.items()}
