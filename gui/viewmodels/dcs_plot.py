@@ -5,8 +5,8 @@ Why it is built this way:
 
 * points arrive one at a time for hours and the view redraws several times a second,
   so the numbers live in numpy columns that grow by doubling (:mod:`._growing`), each
-  energy keeps the row indices of its points, and the curves of an energy are built
-  once and cached until a point of *that* energy arrives;
+  energy (and each sweep of it) keeps the row indices of its points, and a curve is
+  built once and cached until a point of *its* energy (overlay: its sweep) arrives;
 * a point whose rel_dcs is not finite (a failed reduction) cannot be drawn, but the
   operator must still find it: it is left out of the curves and kept in
   :meth:`DcsPlotModel.points_at` / :meth:`DcsPlotModel.describe`;
@@ -100,7 +100,9 @@ class DcsPlotModel:
         self._energies: list[float] = []  # slot -> energy, grid order then first seen
         self._slot_of: dict[float, int] = {}
         self._rows: list[GrowingArray] = []  # slot -> row indices of its points
-        self._curve_cache: dict[tuple[int, str], list[Curve]] = {}
+        self._sweep_rows: list[dict[int, GrowingArray]] = []  # slot -> sweep -> row indices
+        self._average_cache: dict[int, list[Curve]] = {}  # slot -> [its average curve] (or [])
+        self._overlay_cache: dict[tuple[int, int], Curve | None] = {}  # (slot, sweep) -> curve
         self._rate_cache: dict[int, RateCurve] = {}
         self._all_curves: tuple[int, list[Curve]] | None = None  # (version, curves)
         self.grid_angles: np.ndarray = np.zeros(0)
@@ -122,27 +124,43 @@ class DcsPlotModel:
             slot = self._slot_of[energy] = len(self._energies)
             self._energies.append(energy)
             self._rows.append(GrowingArray(np.int64, 64))
+            self._sweep_rows.append({})
         return slot
 
     def add(self, records: Iterable[PointRecord]) -> None:
-        """Append points; only the energies they belong to are rebuilt on the next
-        :meth:`curves`."""
-        cols, touched, n0 = self._cols, set(), len(self._records)
-        for i, r in enumerate(records, start=n0):
+        """Append points; only the energies (overlay: the sweeps) they belong to are
+        rebuilt on the next :meth:`curves`.  The rows go into the columns in one
+        extend per column, so a file's thousands of rows cost little more than a loop."""
+        touched: set[tuple[int, int]] = set()
+        n0 = len(self._records)
+        new = list(records)
+        if not new:
+            return
+        for i, r in enumerate(new, start=n0):
             slot = self._slot(r.energy_eV)
             self._rows[slot].append(i)
-            touched.add(slot)
-            self._records.append(r)
-            loss = max((v for v in (r.signal_loss, r.background_loss) if v == v), default=math.nan)
-            cols.append(seq=r.seq, sweep=r.sweep, energy=r.energy_eV, angle=r.angle_deg, y=r.rel_dcs,
-                        yerr=r.rel_dcs_err, signal=r.signal_rate_cps, background=r.background_rate_cps,
-                        loss=loss, flags=r.flags)
-        if not touched:
-            return
-        for slot in touched:
+            rows = self._sweep_rows[slot].get(r.sweep)
+            if rows is None:
+                rows = self._sweep_rows[slot][r.sweep] = GrowingArray(np.int64, 64)
+            rows.append(i)
+            touched.add((slot, r.sweep))
+        self._records.extend(new)
+        if len(new) == 1:  # the live path: scalar stores beat ten one-element arrays
+            r = new[0]
+            self._cols.append(seq=r.seq, sweep=r.sweep, energy=r.energy_eV, angle=r.angle_deg, y=r.rel_dcs,
+                              yerr=r.rel_dcs_err, signal=r.signal_rate_cps, background=r.background_rate_cps,
+                              loss=r.loss, flags=r.flags)
+        else:
+            self._cols.extend({
+                "seq": [r.seq for r in new], "sweep": [r.sweep for r in new], "energy": [r.energy_eV for r in new],
+                "angle": [r.angle_deg for r in new], "y": [r.rel_dcs for r in new], "yerr": [r.rel_dcs_err for r in new],
+                "signal": [r.signal_rate_cps for r in new], "background": [r.background_rate_cps for r in new],
+                "loss": [r.loss for r in new], "flags": [r.flags for r in new],
+            })
+        for slot, sweep in touched:
             self._rate_cache.pop(slot, None)
-            for mode in MODES:
-                self._curve_cache.pop((slot, mode), None)
+            self._average_cache.pop(slot, None)
+            self._overlay_cache.pop((slot, sweep), None)
         self.version += 1
 
     @property
@@ -172,7 +190,8 @@ class DcsPlotModel:
     @warn_loss_fraction.setter
     def warn_loss_fraction(self, value: float) -> None:
         self._warn = float(value)
-        self._curve_cache.clear()
+        self._average_cache.clear()
+        self._overlay_cache.clear()
         self.version += 1
 
     # ------------------------------------------------------------------ curves
@@ -183,13 +202,20 @@ class DcsPlotModel:
             return self._all_curves[1]
         out: list[Curve] = []
         for slot in range(len(self._energies)):
-            key = (slot, self._mode)
-            cached = self._curve_cache.get(key)
-            if cached is None:
-                rows = self._rows[slot].view()
-                cached = self._overlay(slot, rows) if self._mode == "overlay" else self._average(slot, rows)
-                self._curve_cache[key] = cached
-            out.extend(cached)
+            if self._mode == "average":
+                cached = self._average_cache.get(slot)
+                if cached is None:
+                    cached = self._average_cache[slot] = self._average(slot, self._rows[slot].view())
+                out.extend(cached)
+                continue
+            for sweep in sorted(self._sweep_rows[slot]):
+                key = (slot, sweep)
+                if key in self._overlay_cache:
+                    curve = self._overlay_cache[key]
+                else:
+                    curve = self._overlay_cache[key] = self._overlay(slot, sweep)
+                if curve is not None:
+                    out.append(curve)
         self._all_curves = (self.version, out)
         return out
 
@@ -198,18 +224,17 @@ class DcsPlotModel:
         loss_warning = (self._cols["loss"][rows] > self._warn) & ~saturated
         return saturated, loss_warning
 
-    def _overlay(self, slot: int, rows: np.ndarray) -> list[Curve]:
+    def _overlay(self, slot: int, sweep: int) -> Curve | None:
+        """One sweep of one energy (None: none of its points has a finite rel_dcs)."""
         c = self._cols
+        rows = self._sweep_rows[slot][sweep].view()
         rows = rows[np.isfinite(c["y"][rows])]
-        sweeps = c["sweep"][rows]
-        out = []
-        for sweep in np.unique(sweeps).tolist():
-            sub = rows[sweeps == sweep]
-            sub = sub[np.argsort(c["angle"][sub], kind="stable")]
-            saturated, loss_warning = self._masks(sub)
-            out.append(Curve(self._energies[slot], int(sweep), c["angle"][sub], c["y"][sub], c["yerr"][sub],
-                             saturated, loss_warning, c["flags"][sub]))
-        return out
+        if rows.shape[0] == 0:
+            return None
+        rows = rows[np.argsort(c["angle"][rows], kind="stable")]
+        saturated, loss_warning = self._masks(rows)
+        return Curve(self._energies[slot], int(sweep), c["angle"][rows], c["y"][rows], c["yerr"][rows],
+                     saturated, loss_warning, c["flags"][rows])
 
     def _average(self, slot: int, rows: np.ndarray) -> list[Curve]:
         """Inverse-variance weighted mean over sweeps at each angle.

@@ -102,26 +102,33 @@ class RingBuffer:
     def field(self, name: str, t0: float | None = None, t1: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Times and one field, oldest first, clipped to [t0, t1] (added: what a view
         needs, without copying the other fields or the samples outside the window)."""
-        ts, vs = [], []
+        parts = self.field_views(name, t0, t1)
+        if len(parts) == 1:
+            return parts[0][0].copy(), parts[0][1].copy()
+        return np.concatenate([t for t, _ in parts]), np.concatenate([v for _, v in parts])
+
+    def field_views(self, name: str, t0: float | None = None,
+                    t1: float | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Like :meth:`field`, as views of the storage, one (t, values) pair per
+        contiguous piece (two once wrapped).  Why: copying a night of samples into a
+        fresh array costs more than reducing it (the fresh pages are faulted in); the
+        views are valid until the next append."""
+        parts = []
         values = self._v[name]
         for s in self._segments():
-            t = self._t[s]
+            t, v = self._t[s], values[s]
             if self.monotonic:
                 lo = 0 if t0 is None else int(np.searchsorted(t, t0, "left"))
                 hi = t.shape[0] if t1 is None else int(np.searchsorted(t, t1, "right"))
-                ts.append(t[lo:hi])
-                vs.append(values[s][lo:hi])
+                parts.append((t[lo:hi], v[lo:hi]))
             else:
                 keep = np.ones(t.shape[0], dtype=bool)
                 if t0 is not None:
                     keep &= t >= t0
                 if t1 is not None:
                     keep &= t <= t1
-                ts.append(t[keep])
-                vs.append(values[s][keep])
-        if len(ts) == 1:
-            return ts[0].copy(), vs[0].copy()
-        return np.concatenate(ts), np.concatenate(vs)
+                parts.append((t[keep], v[keep]))
+        return parts
 
     def span(self) -> tuple[float, float]:
         """(oldest, newest) time; NaNs when empty."""
@@ -227,9 +234,24 @@ class StripChartModel:
 
     def view(self, trace: str, t0: float | None = None, t1: float | None = None,
              max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-        """A trace clipped to [t0, t1] and reduced to at most ``max_points`` samples."""
-        t, y = self._buffer(trace).field(trace, t0, t1)
-        return downsample_minmax(t, y, max(max_points // 2, 1))
+        """A trace clipped to [t0, t1] and reduced to at most ``max_points`` samples.
+
+        The ring's pieces are reduced where they lie (no copy of the night first), each
+        with its share of the buckets."""
+        parts = [p for p in self._buffer(trace).field_views(trace, t0, t1) if p[0].shape[0]]
+        buckets = max(max_points // 2, 1)
+        total = sum(p[0].shape[0] for p in parts)
+        if len(parts) <= 1 or total <= 2 * buckets:
+            if not parts:
+                return np.zeros(0), np.zeros(0)
+            if len(parts) == 1:
+                return downsample_minmax(parts[0][0], parts[0][1], buckets)
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        # two pieces: split the buckets in proportion, at least one each, never more in all
+        first = min(max(buckets * parts[0][0].shape[0] // total, 1), buckets - 1)
+        a = downsample_minmax(parts[0][0], parts[0][1], first)
+        b = downsample_minmax(parts[1][0], parts[1][1], max(buckets - first, 1))
+        return np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]])
 
     def span(self) -> tuple[float, float]:
         """(first, last) time over every trace; NaNs when empty."""

@@ -138,12 +138,19 @@ def test_ten_thousand_points_one_at_a_time_only_rebuild_the_touched_energy():
     m.add([rec(-1, 0, 20.0, 1.0, 0.1, energy=50.0)])
     untouched = m.curves()[0]
     rng = np.random.default_rng(1)
+    previous = {}
     for i in range(10_000):
         m.add([rec(i, i // 120, 10.0 + i % 120, float(rng.uniform(1, 2)), 0.1)])
         if i % 100 == 99:
             curves = m.curves()
             assert curves[0] is untouched
             assert curves is m.curves()  # unchanged model: not even the list is rebuilt
+            by_sweep = {c.sweep: c for c in curves[1:]}
+            touched = range((i - 99) // 120, i // 120 + 1)  # the sweeps of this batch's points
+            # overlay: a sweep that got no point is not rebuilt either
+            assert all(by_sweep[s] is c for s, c in previous.items() if s not in touched)
+            assert all(by_sweep[s] is not previous[s] for s in touched if s in previous)
+            previous = by_sweep
     m.mode = "average"
     avg = m.curves()[1]
     assert avg.angle.shape == (120,) and avg.count.sum() == 10_000
