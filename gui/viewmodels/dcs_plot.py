@@ -197,7 +197,10 @@ class DcsPlotModel:
     # ------------------------------------------------------------------ curves
 
     def curves(self) -> list[Curve]:
-        """Every curve of the current mode, energies in grid order (then sweeps)."""
+        """Every curve of the current mode, energies in grid order (then sweeps).
+
+        The list and its curves are cached (the same objects until the model changes):
+        read them, do not modify them."""
         if self._all_curves is not None and self._all_curves[0] == self.version:
             return self._all_curves[1]
         out: list[Curve] = []
