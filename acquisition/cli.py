@@ -722,6 +722,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", metavar="FILE.csv", help="the CSV file (default: RUN.csv beside the run file)")
     sp.add_argument("--force", action="store_true", help="replace an existing CSV (never a run file)")
     sp.set_defaults(func=cmd_export)
+
+    from acquisition.cli_queue import add_queue_command  # the overnight queue (docs/queue.md)
+
+    add_queue_command(command, apparatus_options, clock_options)
     return p
 
 
