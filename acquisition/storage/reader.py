@@ -414,6 +414,8 @@ class RunFollower:
         self.angles_deg = grid["angle"][:]
         self.sweeps = int(grid["sweep"].shape[0])
         self.planned_points = int(entry["planned_points"][()])
+        #: when the run started (ISO 8601 UTC): the origin of the file's monitor times
+        self.start_utc = decode(entry["start_time"][()])
         self._rows = self._monitors = self._log = 0
 
     def poll(self) -> RunUpdate:
