@@ -38,6 +38,12 @@ What the instrument does and the emulator copies:
   ``-1.000000E-07A,+1.234000E+01,+0.000000E+00``.  The timestamp is seconds since power
   on or ``SYST:TIME:RES`` (``*RST`` does not reset it), wrapping after 99 999.99 s.
   Readings are quantised to 5.5 digits of the range.
+* **Link**: replies end in LF, commands in LF (or CR LF), as on the GPIB (manual 9-16:
+  "Each response is terminated with an LF ... and EOI").  ``rs232_terminator=`` makes
+  it the RS-232 port as the front panel sets it (manual 9-17, "Terminator"): every
+  message it transmits ends in ``LF``, ``CR``, ``LFCR`` or ``CRLF``, and "incoming
+  commands are processed after the <CR> character is received" (an LF alone does not
+  end a command; the LF of a CR LF is ignored).
 * Errors go to the queue in the 6485's own format (``-222,"Parameter data out of
   range"``, ``0,"No error"``); ``FETC?`` and ``TRAC:DATA?`` with nothing to give queue
   ``-230``.
@@ -71,6 +77,7 @@ STATus:MEASurement|QUEStionable|OPERation [:EVENt]?,           yes      STB: MSB
 :CONDition?, :ENABle[?]; STATus:PRESet, :QUEue[:NEXT]?,                 MAV(4) ESB(5) MSS(6) OSB(7)
 :QUEue:CLEar
 DISPlay:ENABle[?], DISPlay:DIGits[?]                           stored
+RS-232 TX terminator LF/CR/LFCR/CRLF (front panel COMM menu)   yes      ``rs232_terminator=``; 9-17
 *CLS *ESE *ESR? *IDN? *OPC *OPC? *RST *SRE *STB? *TRG *TST?    yes
 *WAI
 CALCulate[1] (mX+b, log), CALCulate2 (limits, REL),            no       math and limits
@@ -88,7 +95,10 @@ import math
 
 from .server import ScpiEmulator, ScpiError, StatusRegister
 
-__all__ = ["Keithley6485Emulator", "RANGES_A"]
+__all__ = ["Keithley6485Emulator", "RANGES_A", "RS232_TERMINATORS"]
+
+#: the RS-232 terminators of the front-panel COMM menu (manual 9-17): what ends each reply
+RS232_TERMINATORS = {"LF": b"\n", "CR": b"\r", "LFCR": b"\n\r", "CRLF": b"\r\n"}
 
 RANGES_A: tuple[float, ...] = (2e-9, 20e-9, 200e-9, 2e-6, 20e-6, 200e-6, 2e-3, 20e-3)
 OVER_RANGE = 1.05  # each range reads up to 105 % of its value
@@ -223,7 +233,16 @@ class Keithley6485Emulator(ScpiEmulator):
     input_offset_A = 3.2e-13
     offset_noise_A = 3e-15
 
-    def __init__(self, world) -> None:
+    def __init__(self, world, rs232_terminator: str | None = None) -> None:
+        """``rs232_terminator``: None for the GPIB link (LF), else the RS-232 port with
+        that front-panel terminator (``"LF"``, ``"CR"``, ``"LFCR"``, ``"CRLF"``)."""
+        if rs232_terminator is not None:
+            try:
+                self.reply_termination = RS232_TERMINATORS[rs232_terminator.upper()]
+            except KeyError:
+                raise ValueError(f"RS-232 terminator {rs232_terminator!r}: one of {', '.join(RS232_TERMINATORS)}") from None
+            self.accept = (b"\r",)  # commands are processed after the CR (manual 9-17)
+        self.rs232_terminator = rs232_terminator
         super().__init__(world)
         self._t_power_on = world.clock.now()
         self.meas = self.status_register(StatusRegister("MEAS", 0, self._meas_condition), "STATus:MEASurement")

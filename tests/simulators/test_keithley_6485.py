@@ -360,3 +360,38 @@ def test_pymeasure_6487_trigger_setups(pa):
                 (b":SENS:AVER:TCON?;:SENS:AVER:COUNT?;:SENS:AVER?\n", b"REP;10;1\n")])
     script(pa, [(b":SYST:AZER:STAT?;:SYST:LFR?;:DISP:ENAB?\n", b"1;60;1\n"), (b"SYST:ERR?\n", b'0,"No error"\n')])
     script(pa, [(b":ARM:COUN 1;:ARM:SOUR BUS;:TRIG:SOUR BUS;\n", b""), (b"SYST:ERR?\n", b'-224,"Illegal parameter value"\n')])
+
+
+# ---------------------------------------------------------------- the RS-232 port
+
+
+IDN = b"KEITHLEY INSTRUMENTS INC.,MODEL 6485,4100123,B03   Sep 25 2002 10:53:29/A02  /E"
+
+
+@pytest.mark.parametrize("name, ending", [("LF", b"\n"), ("CR", b"\r"), ("LFCR", b"\n\r"), ("CRLF", b"\r\n")])
+def test_rs232_replies_end_in_the_front_panel_terminator(world, name, ending):
+    pa = Keithley6485Emulator(world, rs232_terminator=name)
+    assert pa.feed(b"*IDN?\r") == IDN + ending
+    assert pa.feed(b"SYST:ZCH?;:FORM:ELEM?\r") == b"1;READ,UNIT,TIME,STAT" + ending
+
+
+def test_rs232_processes_a_command_at_its_cr_only(world):
+    pa = Keithley6485Emulator(world, rs232_terminator="CR")
+    assert pa.feed(b"*IDN?\n") == b""  # an LF alone does not end it (manual 9-17)
+    assert pa.feed(b"\r") == IDN + b"\r"
+    # CR LF, as VISA writes by default: the LF opens the next message and is ignored
+    assert pa.feed(b"SYST:ZCH OFF\r\n") == b""
+    assert pa.feed(b"SYST:ZCH?\r\n") == b"0\r"
+    assert pa.feed(b"SYST:ERR?\r\n") == b'0,"No error"\r'
+
+
+def test_the_gpib_link_is_the_default(world):
+    pa = Keithley6485Emulator(world)
+    assert pa.rs232_terminator is None
+    assert pa.feed(b"*IDN?\n") == IDN + b"\n"
+    assert pa.feed(b"*IDN?\r\n") == IDN + b"\n"
+
+
+def test_an_unknown_rs232_terminator_is_refused(world):
+    with pytest.raises(ValueError, match="RS-232 terminator 'CRCR'"):
+        Keithley6485Emulator(world, rs232_terminator="CRCR")
