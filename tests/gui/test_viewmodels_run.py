@@ -91,9 +91,11 @@ def live_model(recorded):
     return vm
 
 
-def file_model(recorded, start_utc, updates=None):
+def file_model(recorded, start_utc, updates=None, *, without_start_stamp=False):
     vm = RunViewModel()
     with RunFollower(recorded.path) as follower:
+        if without_start_stamp:  # a follower of an older reader that did not hand the stamp out
+            del follower.start_utc
         vm.load_follower(follower, start_utc=start_utc)
         for update in updates or [follower.poll()]:
             vm.feed_update(update)
@@ -164,17 +166,24 @@ def test_a_file_followed_in_pieces_draws_what_one_poll_draws(recorded):
         np.testing.assert_array_equal(whole.strip_chart.raw(trace)[0], chunked.strip_chart.raw(trace)[0])
 
 
+def test_the_follower_start_stamp_places_rates_at_once(recorded):
+    run = read_run(recorded.path)
+    early = RunUpdate(0, {k: v[:6] for k, v in run.points.items()}, {}, {"time": np.zeros(0)}, [], "running", 6)
+    vm = file_model(recorded, None, [early])
+    assert len(vm.strip_chart.raw("count_rate_cps")[0]) == 6  # no log entry needed: the file's start stamp
+
+
 def test_without_the_start_stamp_the_origin_comes_from_the_file_log(recorded):
-    """RunFollower does not hand out the start stamp: the event log's (seconds since the
-    start, UTC) pairs give it to a microsecond; rates seen before a log entry wait for it."""
+    """A follower without the start stamp: the event log's (seconds since the start,
+    UTC) pairs give it to a microsecond; rates seen before a log entry wait for it."""
     run = read_run(recorded.path)
     n = run.n_points
     early = RunUpdate(0, {k: v[:6] for k, v in run.points.items()}, {}, {"time": np.zeros(0)}, [], "running", 6)
     rest = RunUpdate(6, {k: v[6:] for k, v in run.points.items()}, {}, run.monitors, run.log, run.status, n)
-    vm = file_model(recorded, None, [early])
+    vm = file_model(recorded, None, [early], without_start_stamp=True)
     assert len(vm.strip_chart.raw("count_rate_cps")[0]) == 0  # no origin yet: nothing placed
     assert vm.dcs_plot.n_points == 6  # the plot does not wait
-    vm = file_model(recorded, None, [early, rest])
+    vm = file_model(recorded, None, [early, rest], without_start_stamp=True)
     live = live_model(recorded)
     for trace in TRACES:
         np.testing.assert_allclose(vm.strip_chart.raw(trace)[0], live.strip_chart.raw(trace)[0], atol=2e-6)
