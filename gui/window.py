@@ -597,25 +597,40 @@ class MainWindow(QMainWindow):
         self.log_panel.redraw(vm.log)
         self._redraw_scan()
         rc = vm.control
-        text = rc.interlock_text()
-        worst = vm.health.worst()
-        if rc.state == "suspended" or text.upper().startswith("SUSPENDED"):
-            level = "suspended"
-        elif rc.state in ("paused", "pausing"):
-            level, text = "paused", f"PAUSED: {rc.paused_reason or 'pause requested'}   ·   {text}"
-        elif rc.state == "failed":
-            level, text = "fault", f"RUN FAILED: {rc.last_stop[1] if rc.last_stop else ''}"
-        elif worst == "fault":
-            faulted = [n for n, s, _ in vm.health.items() if s == "fault"]
-            level, text = "fault", f"INSTRUMENT FAULT: {', '.join(faulted)}   ·   {text}"
-        else:
-            level = "ok"
+        text, level = self._banner(rc, vm.health)
         self.banner.show_text(text, level)
         if self.panel is not None:
             self.panel.set_mode(connected=self.session is not None and self.follower is None, running=self.running)
             self.panel.redraw(vm.panel, vm.health)
         self.status_label.setText(rc.status_text() if hasattr(rc, "status_text") else rc.state)
         self.status_label.setStyleSheet(f"color: {COLOURS['fault']}; font-weight: bold;" if level == "fault" else "")
+
+    @staticmethod
+    def _banner(rc, health) -> tuple[str, str]:
+        """The one line always in view: suspended, an instrument faulted, paused, failed,
+        or all clear (worst first; a faulted instrument is named even while paused)."""
+        interlocks = rc.interlock_text()
+        faulted = [name for name, state, _ in health.items() if state == "fault"]
+        paused = rc.state in ("paused", "pausing")
+        why = rc.paused_reason or "pause requested"
+        if why.startswith("device fault"):
+            why = "device fault: Resume once it answers, or Abort"
+        parts = []
+        if rc.state == "suspended" or interlocks.upper().startswith("SUSPENDED"):
+            level, parts = "suspended", [interlocks]
+        elif faulted:
+            level, parts = "fault", [f"INSTRUMENT FAULT: {', '.join(faulted)}"]
+        elif rc.state == "failed":
+            level, parts = "fault", [f"RUN FAILED: {rc.last_stop[1] if rc.last_stop else ''}"]
+        elif paused:
+            level = "paused"
+        else:
+            level = "ok"
+        if paused:
+            parts.append(f"run PAUSED ({why})")
+        if level != "suspended":
+            parts.append(interlocks)
+        return "   ·   ".join(parts), level
 
     # ------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
