@@ -59,6 +59,9 @@ class EndState:
         return replace(self, channeltron_off=True, close_gas=True)
 
 
+#: how often an end-state step is tried when it fails on a transient link fault
+END_STATE_ATTEMPTS = 4
+
 #: the end of a single run: channeltron off, gas closed, filament hot
 SAFE = EndState()
 #: between the items of a queue: gas closed, channeltron left on its plateau
@@ -393,7 +396,8 @@ class Apparatus:
     def apply_end_state(self, end: EndState = SAFE) -> list[str]:
         """Channeltron HV off first, then the electrodes to standby, then gas closed,
         then the filament down, as ``end`` asks.  Each step is attempted even if an
-        earlier one fails; the failures are returned so the caller can report them."""
+        earlier one fails, and tried again (up to :data:`END_STATE_ATTEMPTS` times) on a
+        transient link fault; the failures are returned so the caller can report them."""
         steps = []
         if end.channeltron_off:
             steps.append(("channeltron off", self.channeltron_off_now))
@@ -402,15 +406,43 @@ class Apparatus:
         if end.close_gas:
             steps.append(("gas closed", lambda: self.select_gas("closed", 0.0)))
         if end.filament_down:
-            steps.append(("filament down", lambda: self.ramp_filament(0.0)))
+            steps.append(("filament down", self.filament_down))
+        from drivers.errors import TransientError
+
         problems = []
         for what, step in steps:
-            try:
-                step()
-            except Exception as exc:  # the end state must try every step
-                log.error("end state: %s failed: %s", what, exc)
-                problems.append(f"{what}: {exc}")
+            for attempt in range(1, END_STATE_ATTEMPTS + 1):
+                try:
+                    step()
+                    break
+                except TransientError as exc:  # a dropped link or a garbled reply must not leave it unsafe
+                    if attempt == END_STATE_ATTEMPTS:
+                        log.error("end state: %s failed %d times: %s", what, attempt, exc)
+                        problems.append(f"{what}: {exc} ({attempt} attempts)")
+                    else:
+                        log.warning("end state: %s: %s; trying again", what, exc)
+                        self.clock.sleep(1.0)
+                except Exception as exc:  # the end state must try every step
+                    log.error("end state: %s failed: %s", what, exc)
+                    problems.append(f"{what}: {exc}")
+                    break
         return problems
+
+    def filament_down(self) -> float:
+        """The safe state's filament step: ramped to 0 A in the configured steps.
+
+        A ramp that starts from the *measured* current (the first one after the driver
+        lost what it commanded, e.g. after a dropped link) can compute its last step a
+        rounding error below 0 A, which the driver's limits refuse, leaving the filament
+        one step up (seen in the queue soak).  The ramp is then asked once more: it
+        starts from the last setpoint it commanded (rounded) and lands on 0 A exactly."""
+        from drivers.errors import LimitError
+
+        try:
+            return self.ramp_filament(0.0)
+        except LimitError as exc:
+            log.warning("filament down refused (%s); ramping again from the last setpoint", exc)
+            return self.ramp_filament(0.0)
 
     def standby_potentials(self) -> dict[str, float]:
         """Electrode -> its standby potential: 0 V, or the configured limit nearest 0 V
