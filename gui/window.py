@@ -93,9 +93,9 @@ def _confirm(parent: QWidget, title: str, text: str) -> bool:
 
 def _default_run_path(plan) -> Path:
     """runs/<UTC>_<sample>.h5, as `xbeam run` names it; never an existing file."""
-    from acquisition.cli import _default_run_path as cli_default
+    from acquisition.storage import default_run_path
 
-    path = cli_default(plan)
+    path = default_run_path(plan)
     n = 1
     stem = path.stem
     while path.exists():

@@ -142,14 +142,16 @@ class DcsPlotWidget(QWidget):
         split.setStretchFactor(1, 1)
         split.setSizes([1000, 200])
 
-        # top right: the DCS falls with angle, so the corner is mostly empty; short labels
-        self.legend = self.dcs_item.addLegend(offset=(-6, 6), labelTextSize="10pt", labelTextColor="k",
-                                              verSpacing=-2, brush=pg.mkBrush(255, 255, 255, 215),
-                                              pen=pg.mkPen("#aaa"))
+        # top centre: a DCS peaks forward (left) and often rises backward (right), the
+        # middle of the top is where it is empty; two columns keep the box short
+        self.legend = self.dcs_item.addLegend(labelTextSize="10pt", labelTextColor="k", colCount=2, verSpacing=-2,
+                                              horSpacing=14, brush=pg.mkBrush(255, 255, 255, 215), pen=pg.mkPen("#aaa"))
+        self.legend.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 4))
         self.limit_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(COLOURS["saturated"], width=1.5,
                                                                                style=Qt.DashLine),
                                           label="linear limit", labelOpts={"color": COLOURS["saturated"],
-                                                                           "position": 0.98, "anchors": [(1, 1), (1, 1)]})
+                                                                           "position": 0.98, "anchors": [(1, 1), (1, 1)],
+                                                                           "fill": (255, 255, 255, 200)})
         self.limit_line.setVisible(False)
         self.rates_item.addItem(self.limit_line, ignoreBounds=True)
         self._curves: dict[tuple, tuple[pg.PlotDataItem, pg.ErrorBarItem]] = {}

@@ -37,6 +37,7 @@ from gui.widgets.common import COLOURS, GuardedSpinBox, StatusLight, fmt_amps, f
 
 __all__ = ["InstrumentPanel", "RateMeter", "panel_limits"]
 
+_STALE = "color: #8a8a8a; font-style: italic;"
 GAS_PATHS = (("needle", "Needle"), ("side_leak", "Side leak"), ("closed", "Closed"))
 
 
@@ -164,9 +165,15 @@ class InstrumentPanel(QScrollArea):
         self._manual: list[QWidget] = []  #: disabled during a run
         self._urgent: list[QWidget] = []  #: enabled whenever a session is there
         self._versions: tuple = ()
+        self._mode: tuple = ()
+        self.stale = QLabel("")
+        self.stale.setWordWrap(True)
+        self.stale.setStyleSheet("background: #fff3b0; color: #5a4a00; padding: 3px; border-radius: 3px;")
+        self.stale.setVisible(False)
         column.addWidget(self._connections())
         column.addWidget(self._meter_box())
         column.addWidget(self._monitors())
+        column.addWidget(self.stale)
         column.addWidget(self._energy_and_beam())
         column.addWidget(self._goniometer())
         column.addWidget(self._gas())
@@ -355,11 +362,31 @@ class InstrumentPanel(QScrollArea):
 
     # ------------------------------------------------------------ state
     def set_mode(self, *, connected: bool, running: bool) -> None:
-        """No session: nothing is enabled.  A run: only the urgent controls."""
+        """No session: nothing is enabled.  A run: only the urgent controls, and the
+        readbacks marked as not current (the status is read between runs only)."""
+        mode = (connected, running)
+        if mode == self._mode:
+            return
+        self._mode = mode
         for w in self._manual:
             w.setEnabled(connected and not running)
         for w in self._urgent:
             w.setEnabled(connected)
+        self._versions = ()  # redraw: the stale marks follow the mode
+
+    def _show_stale(self, status) -> bool:
+        stale = self._mode[1] and status is not None
+        if stale:
+            stamp = status.utc.replace("T", " ")[11:19] if status.utc else "?"
+            self.stale.setText(f"A run owns the apparatus: the grey readbacks below were read at {stamp} UTC, "
+                               "before it (the monitors above, the tune energy and the count rate are live)")
+        self.stale.setVisible(stale)
+        style = _STALE if stale else ""
+        for label in (self.angle_readback, self.gonio_state, self.filament_readback):
+            label.setStyleSheet(style)
+        for label in self.readbacks.values():
+            label.setStyleSheet("font-family: monospace;" + style)
+        return stale
 
     def redraw(self, panel, health) -> None:
         """Draw the view-models if either changed since the last draw."""
@@ -388,6 +415,7 @@ class InstrumentPanel(QScrollArea):
                                      else "tune: none applied")
         if status is None:
             return
+        stale = self._show_stale(status)
         if energy is not None:
             self.energy.set_committed(energy)
         self.angle_readback.setText(fmt_number(status.angle_deg, ".2f", "°"))
@@ -411,7 +439,8 @@ class InstrumentPanel(QScrollArea):
                 self.states[e.name].setToolTip(e.fault)
             else:
                 self.states[e.name].setText("on" if e.on else "off")
-                self.states[e.name].setStyleSheet(f"color: {COLOURS['ok']};" if e.on else "color: #666;")
+                self.states[e.name].setStyleSheet(_STALE if stale else f"color: {COLOURS['ok']};" if e.on
+                                                  else "color: #666;")
                 self.states[e.name].setToolTip("")
             spin = self.setpoints.get(e.name)
             if spin is not None and math.isfinite(e.setpoint_V):

@@ -219,6 +219,10 @@ def estimate_text(estimate) -> str:
     flagged = dict(getattr(estimate, "flagged", {}) or {})
     parts = [f"Dry run: <b>{fmt_duration(getattr(estimate, 'duration_s', math.nan))}</b> of beam time, "
              f"{getattr(estimate, 'points', '?')} points, {getattr(estimate, 'file_mb', math.nan):.1f} MB"]
+    status = getattr(estimate, "status", "success")
+    if status != "success":
+        parts.append(f"<br><b style='color:{COLOURS['fault']}'>the simulated run {status}: "
+                     f"{getattr(estimate, 'reason', '')}</b>")
     if flagged:
         cells = ", ".join(f"{e:g} eV {a:g}°: {why}" for (e, a), why in sorted(flagged.items())[:12])
         more = f" … (+{len(flagged) - 12})" if len(flagged) > 12 else ""

@@ -116,7 +116,8 @@ class StripCharts(QWidget):
         self.limit_line = pg.InfiniteLine(angle=0, movable=False,
                                           pen=pg.mkPen("#e01010", width=1.5, style=pg.QtCore.Qt.DashLine),
                                           label="linear limit", labelOpts={"color": "#e01010", "position": 0.98,
-                                                                            "anchors": [(1, 1), (1, 1)]})
+                                                                            "anchors": [(1, 1), (1, 1)],
+                                                                            "fill": (255, 255, 255, 200)})
         self.limit_line.setVisible(False)
         self.rate.getPlotItem().addItem(self.limit_line, ignoreBounds=True)
         self._scale = {"beam_current_A": 1e9}

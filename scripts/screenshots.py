@@ -1,0 +1,138 @@
+"""Screenshots of the real window for the docs: docs/screenshots/main_window.png (a scan
+with saturated points on the live plot) and docs/screenshots/instrument_panel.png.
+
+Runs offscreen on the simulated apparatus in this process (virtual clock: seconds of
+wall time), through the window's own buttons and view-models:
+
+    python scripts/screenshots.py [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+#: forward angles at 50 and 100 eV are beyond the channeltron's linear limit on the
+#: simulated apparatus: the plot shows the saturation marks
+PLAN = """
+[metadata]
+sample = "isoflurane"
+operator = "screenshots"
+[scan]
+gas = "isoflurane"
+energies_eV = [50, 100, 200, 300]
+angles_deg = { start = 20, stop = 130, step = 5 }
+sweeps = 2
+order = "energy-major"
+alternate_angles = true
+[counting]
+dwell_s = 60.0
+background_dwell_s = 30.0
+subgate_s = 5.0
+[background]
+mode = "every"
+[settle]
+energy_s = 10.0
+angle_s = 2.0
+gas_s = 5.0
+"""
+
+
+def spin(app, until, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not until():
+        if time.monotonic() > deadline:
+            raise SystemExit("screenshots: timed out waiting for the window")
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["xbeam-screenshots"])
+    from acquisition.cli import dry_run_estimate
+    from acquisition.config import parse_apparatus
+    from acquisition.events import Point
+    from acquisition.session import Session
+    from foundation.clock import VirtualClock
+    from gui.window import MainWindow
+    from simulators.apparatus import SimulatedApparatus
+    from simulators.world import WorldConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        plan_path = tmp / "isoflurane_forward.toml"
+        plan_path.write_text(PLAN)
+        settings = QSettings(str(tmp / "gui.ini"), QSettings.IniFormat)
+        clock = VirtualClock()
+        with SimulatedApparatus(clock, WorldConfig(seed=7)) as sim:
+            config = parse_apparatus(sim.apparatus_toml(), source="<simulated apparatus>")
+            with Session.connect(config, clock, monitor_interval_s=0.05) as session:
+                window = MainWindow(session=session, dry_run=lambda p: dry_run_estimate(p, seed=7),
+                                    output=tmp / "20260114T2130Z_isoflurane.h5", settings=settings)
+                window.resize(1920, 1140)
+                window.show()
+                spin(app, lambda: window.vm.panel.status is not None)
+                window.load_plan(str(plan_path))
+                spin(app, lambda: window.estimate is not None)
+                held, release = threading.Event(), threading.Event()
+                seen = []
+
+                def hold(event):  # keeps the worker at point 150 until Pause is pressed
+                    if isinstance(event, Point):
+                        seen.append(event.seq)
+                        if len(seen) == 150:
+                            held.set()
+                            release.wait(60)
+
+                session.bus.subscribe(hold)
+                window.scan.start.click()
+                spin(app, held.is_set)
+                spin(app, lambda: window.vm.dcs.n_points >= 150)
+                window.scan.pause.click()
+                release.set()
+                spin(app, lambda: window.vm.control.state == "paused")
+                # the operator clicked the worst point: its numbers and flags under the plot
+                flagged = window.vm.dcs.flagged()
+                if flagged:
+                    worst = max(flagged, key=lambda r: r.signal_rate_cps)
+                    window.plot.show_point(worst.energy_eV, worst.angle_deg, sticky=True)
+                    window.plot.flag_list.setCurrentRow(0)
+                window.strips.set_window("all")
+                for _ in range(10):
+                    window.redraw()
+                    app.processEvents()
+                window.grab().save(str(out / "main_window.png"))
+                # the panel between runs: every readback live again
+                window.scan.abort.click()
+                spin(app, lambda: window.handle.done() and window.vm.control.state == "aborted")
+                status = window.vm.panel.status
+                spin(app, lambda: window.vm.panel.status is not status)
+                for _ in range(5):
+                    window.redraw()
+                    app.processEvents()
+                window.panel.widget().grab().save(str(out / "instrument_panel.png"))
+                window.close()
+    print(f"screenshots: {out / 'main_window.png'}, {out / 'instrument_panel.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
