@@ -230,18 +230,12 @@ class QueueStore:
         return conn
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
+        if self._check_format(conn):  # an existing queue: read only, so a reader never waits for the runner
+            return
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # persistent: set once, by whoever creates the file
         with self._tx(conn) as c:  # the check and the creation together: two first users do not race
-            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables:
-                mark = c.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() if "meta" in tables else None
-                if mark is None or json.loads(mark[0]) != FORMAT:
-                    raise QueueError(f"--queue {self.path}: an SQLite database but not an xbeam queue")
-                version = json.loads(c.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0])
-                if version > VERSION:
-                    raise QueueError(f"--queue {self.path}: written by a newer xbeam (queue format {version}, "
-                                     f"this one reads {VERSION})")
+            if self._check_format(c):
                 return
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -249,6 +243,20 @@ class QueueStore:
             self._set_meta("format", FORMAT, c)
             self._set_meta("version", VERSION, c)
             self._set_meta("policy", QueuePolicy().to_dict(), c)
+
+    def _check_format(self, c: sqlite3.Connection) -> bool:
+        """True for an xbeam queue, False for an empty database; refuses anything else."""
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return False
+        mark = c.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() if "meta" in tables else None
+        if mark is None or json.loads(mark[0]) != FORMAT:
+            raise QueueError(f"--queue {self.path}: an SQLite database but not an xbeam queue")
+        version = json.loads(c.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0])
+        if version > VERSION:
+            raise QueueError(f"--queue {self.path}: written by a newer xbeam (queue format {version}, "
+                             f"this one reads {VERSION})")
+        return True
 
     @contextmanager
     def _tx(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
