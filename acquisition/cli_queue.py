@@ -511,18 +511,18 @@ def add_queue_command(command, apparatus_options, clock_options) -> None:
     sp.add_argument("--all", action="store_true", help="also the finished items, with their reasons")
 
     sp = queue_command("show", "one item: metadata, policy, attempts (--plan: its plan text)", cmd_show)
-    sp.add_argument("id", type=item_id, metavar="ID")
+    sp.add_argument("id", type=item_id, metavar="ID", help="the item (its id in `xbeam queue list`)")
     sp.add_argument("--plan", action="store_true", help="print the plan text as queued")
 
     sp = queue_command("move", "move an item not yet run", cmd_move)
-    sp.add_argument("id", type=item_id, metavar="ID")
+    sp.add_argument("id", type=item_id, metavar="ID", help="the item (its id in `xbeam queue list`)")
     place(sp)
 
     sp = queue_command("remove", "remove items (their run files are kept)", cmd_remove)
-    sp.add_argument("ids", type=item_id, nargs="+", metavar="ID")
+    sp.add_argument("ids", type=item_id, nargs="+", metavar="ID", help="the items (ids in `xbeam queue list`)")
 
     sp = queue_command("edit", "change an item not yet started (or --retry a skipped or failed one)", cmd_edit)
-    sp.add_argument("id", type=item_id, metavar="ID")
+    sp.add_argument("id", type=item_id, metavar="ID", help="the item (its id in `xbeam queue list`)")
     sp.add_argument("--plan", metavar="FILE", help="replace its plan (checked against the apparatus)")
     sp.add_argument("--argument", metavar="TEXT", help="an instruction's message, time or safe state")
     sp.add_argument("-o", "--output", metavar="RUN.h5", help="its run file")
@@ -533,7 +533,7 @@ def add_queue_command(command, apparatus_options, clock_options) -> None:
 
     sp = queue_command("clear", "remove every item not yet started (--finished: also finished ones and the history)",
                        cmd_clear)
-    sp.add_argument("--finished", action="store_true")
+    sp.add_argument("--finished", action="store_true", help="also the finished items and the whole history")
 
     sp = queue_command("run", "run the queue (foreground; Ctrl-C stops, the next run resumes)", cmd_run)
     apparatus_options(sp)
