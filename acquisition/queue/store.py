@@ -360,7 +360,16 @@ class QueueStore:
     def add_plan(self, plan, *, apparatus=None, position: int | None = None, before: int | None = None,
                  after: int | None = None, overrides: dict[str, Any] | None = None,
                  run_file: str | os.PathLike = "") -> Item:
-        """Queue a validated plan (its text is stored); returns the new item."""
+        """Queue a validated plan (its text is stored); returns the new item.
+
+        The queue stores the plan's TOML text (as the run file does), so a plan object
+        changed in memory (``dataclasses.replace``) whose text no longer says the same
+        is refused: build it from text with :func:`~acquisition.plans.parse_plan`."""
+        from acquisition.plans import parse_plan
+
+        if parse_plan(plan.text, source=plan.source) != plan:
+            raise QueueError(f"plan {plan.source}: the object differs from its text (changed in memory?); the "
+                             "queue and the run file keep the text: build the plan with parse_plan(text)")
         label, metadata = describe_plan(plan, apparatus)
         return self._add("plan", label, plan_source=str(plan.source), plan_text=plan.text, metadata=metadata,
                          points_planned=plan.n_points, overrides=overrides, run_file=str(run_file or ""),

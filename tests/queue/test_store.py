@@ -124,3 +124,12 @@ def test_a_crashed_attempt_is_closed_by_the_next_runner(store):
     row = store.history(a.id)[0]
     assert row.status == "crashed" and row.end_utc and "killed, crashed or a power cut" in row.reason
     assert store.get(a.id).state == "interrupted" and store.next_item().id == a.id
+
+
+def test_a_plan_object_changed_in_memory_is_refused(store):
+    from dataclasses import replace
+
+    p = plan("a")
+    with pytest.raises(QueueError, match="differs from its text"):
+        store.add_plan(replace(p, scan=replace(p.scan, sweeps=5)))
+    assert store.items() == []
