@@ -38,7 +38,7 @@ def run_gui(*, session=None, config=None, clock=None, dry_run=None, plan_path=No
     from gui.window import MainWindow
 
     window = MainWindow(session=session, config=config, clock=clock, dry_run=dry_run, plan_path=plan_path,
-                        output=output, view_path=view_path, quit_when_done=quit_when_done)
+                        output=output, view_path=view_path, quit_when_done=quit_when_done, estimate_plan=not start)
     if start:
         if session is None or window.plan is None:
             window.note("error", "--start: nothing started (no session, or the plan has problems: see the list)")

@@ -3,9 +3,12 @@
 The event bus is synchronous: a subscriber runs on the thread that emits, which is the
 session's worker (or its urgent thread, or the monitor poller).  Nothing slow may happen
 there and no Qt object may be touched from it, so the bridge's subscriber does exactly
-one thing: it emits a Qt signal.  The window connects that signal with
-``Qt.QueuedConnection``: Qt copies the (immutable) event into the GUI thread's event
-queue and the slot runs there, between repaints.
+one thing: it puts the (immutable) event in a queue and, if the queue was empty, emits
+a Qt signal.  The window connects that signal with ``Qt.QueuedConnection``: the slot
+runs on the GUI thread, between repaints, and takes every event queued meanwhile
+(:meth:`EventBridge.take`).  One signal per batch rather than per event: a fast run
+publishes some twenty events a point, and a queued signal costs the GUI thread (and,
+through the interpreter lock, the engine) far more than appending to a list.
 
 Completions of manual operations (the session's :class:`~concurrent.futures.Future`s)
 come the same way: a done-callback (which runs on whichever thread finished the
@@ -14,6 +17,7 @@ future) only emits :attr:`EventBridge.completed`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -40,21 +44,33 @@ class Completion:
 class EventBridge(QObject):
     """Bus subscriber and future watcher whose only act is emitting a Qt signal."""
 
-    #: every bus event, as it was published (connect with Qt.QueuedConnection)
-    event = Signal(object)
+    #: events are waiting: :meth:`take` them (connect with Qt.QueuedConnection)
+    ready = Signal()
     #: a :class:`Completion` of a watched future (connect with Qt.QueuedConnection)
     completed = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._unsubscribe: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._queue: list = []
 
-    # called on the session's threads: emit and nothing else
+    # called on the session's threads: queue, signal if the queue was empty, nothing else
     def _publish(self, event) -> None:
+        with self._lock:
+            self._queue.append(event)
+            if len(self._queue) > 1:  # a signal is on its way already
+                return
         try:
-            self.event.emit(event)
+            self.ready.emit()
         except RuntimeError:  # the window (and this QObject) is gone: nobody to tell
             pass
+
+    def take(self) -> list:
+        """Every event queued since the last call, in the order published (GUI thread)."""
+        with self._lock:
+            events, self._queue = self._queue, []
+        return events
 
     def _done(self, what: str, future: Future) -> None:
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from acquisition.events import ApparatusStatus, InstrumentHealth, RunStart, RunStop
 from gui.bridge import Completion, EventBridge
+from gui.viewmodels.pacer import RedrawPacer
 from gui.viewmodels.records import LogRecord
 from gui.viewmodels.run_view import RunViewModel
 from gui.widgets.common import COLOURS
@@ -120,7 +122,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, *, session=None, config=None, clock=None, dry_run=None, plan_path=None,
                  output=None, view_path=None, quit_when_done: bool = False, settings: QSettings | None = None,
-                 parent: QWidget | None = None) -> None:
+                 estimate_plan: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.config = config if config is not None else getattr(session, "config", None)
@@ -146,7 +148,8 @@ class MainWindow(QMainWindow):
 
         self.vm = self._new_view_model()
         self.bridge = EventBridge(self)
-        self.bridge.event.connect(self._on_event, Qt.QueuedConnection)
+        # events are taken at each redraw tick (see _tick), not as they come: a run
+        # publishes faster than a queued slot per batch leaves the timers time to fire
         self.bridge.completed.connect(self._on_completed, Qt.QueuedConnection)
 
         self._build()
@@ -156,15 +159,17 @@ class MainWindow(QMainWindow):
                 self.vm.feed(InstrumentHealth(self._now(), name, state, reason))
             self.bridge.subscribe(session.bus)
             self.request("read_status", ())
+        self.pacer = RedrawPacer(fastest_s=REDRAW_MS / 1000.0)
+        self._paced_at = (time.perf_counter(), time.thread_time())
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_MS)
-        self.redraw_timer.timeout.connect(self.redraw)
+        self.redraw_timer.timeout.connect(self._tick)
         self.redraw_timer.start()
         self.follow_timer = QTimer(self)
         self.follow_timer.setInterval(FOLLOW_MS)
         self.follow_timer.timeout.connect(self.poll_follower)
         if plan_path:
-            self.load_plan(plan_path)
+            self.load_plan(plan_path, estimate=estimate_plan)
         if view_path:
             self.view_run(view_path)
         self._update_title()
@@ -333,6 +338,21 @@ class MainWindow(QMainWindow):
         return session is not None and session.run is not None
 
     # ------------------------------------------------------------ events
+    def _on_events(self) -> None:
+        """The events published since the last batch, on the GUI thread: the window's
+        own business at a run's start and stop, the rest to the view-model in bulk."""
+        if self._closing:
+            return
+        chunk = []
+        for event in self.bridge.take():
+            if isinstance(event, (RunStart, RunStop)):
+                self.vm.feed_many(chunk)
+                chunk = []
+                self._on_event(event)
+            else:
+                chunk.append(event)
+        self.vm.feed_many(chunk)
+
     def _on_event(self, event) -> None:
         """Every bus event, on the GUI thread."""
         if self._closing:
@@ -405,9 +425,10 @@ class MainWindow(QMainWindow):
         if path:
             self.load_plan(path)
 
-    def load_plan(self, path: str) -> bool:
+    def load_plan(self, path: str, estimate: bool = True) -> bool:
         """Read and check a plan against the apparatus; show its problems, or start its
-        dry-run estimate.  True if it can run."""
+        dry-run estimate (``estimate``: not for a plan started at once, whose dry run
+        would take half the processor from the run itself).  True if it can run."""
         from acquisition.plans import load_plan
 
         self.plan_path = str(path)
@@ -426,7 +447,10 @@ class MainWindow(QMainWindow):
             return False
         self.settings.setValue("files/last_plan", self.plan_path)
         self.scan.show_plan(self.plan_path, None)
-        self._estimate(self.plan_path)
+        if estimate:
+            self._estimate(self.plan_path)
+        else:
+            self.scan.show_estimate("Dry run: not run (the plan was started at once: the run itself is the estimate)")
         self.note("info", f"plan {path} loaded")
         self._redraw_scan()
         return True
@@ -588,8 +612,19 @@ class MainWindow(QMainWindow):
         ok = self.session is not None and self.plan is not None and self.follower is None
         self.scan.redraw(self.vm.control, can_start_extra=ok)
 
+    def _tick(self) -> None:
+        """Take the events published since the last tick, redraw, then set the next
+        period from the GUI thread's share of a processor (gui.viewmodels.pacer: a fast
+        run is not slowed by being watched; an idle window redraws at once)."""
+        self._on_events()
+        self.redraw()
+        wall, cpu = time.perf_counter(), time.thread_time()
+        last_wall, last_cpu = self._paced_at
+        self._paced_at = (wall, cpu)
+        self.redraw_timer.setInterval(round(1000 * self.pacer.update(cpu - last_cpu, wall - last_wall)))
+
     def redraw(self) -> None:
-        """The timer's tick: every view whose model changed draws it."""
+        """Every view whose model changed draws it."""
         self.ticks += 1
         vm = self.vm
         self.plot.redraw()

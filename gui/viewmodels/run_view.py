@@ -160,6 +160,47 @@ class RunViewModel:
         elif isinstance(event, ApparatusStatus):
             self.panel.on_status(event)
 
+    def feed_many(self, events) -> None:
+        """Live events in the order published (a bridge batch), as :meth:`feed` would
+        take them one by one, except that the batch's monitor readings go to the strip
+        chart as arrays and its points to :meth:`_add_points` as one list.  A fast run
+        publishes a reading per sub-gate: taken one at a time they cost the GUI thread
+        more than the engine spends making them.  The two streams are independent of
+        the others (the log and the run state never depend on a reading or a point), so
+        only a new run's start splits a batch."""
+        monitors: list[Monitor] = []
+        points: list[Point] = []
+        for event in events:
+            kind = type(event)
+            if kind is Monitor:
+                monitors.append(event)
+            elif kind is Point:
+                points.append(event)
+            else:
+                if kind is RunStart:  # what came before belongs to the run before
+                    self._flush(monitors, points)
+                    monitors, points = [], []
+                self.feed(event)
+        self._flush(monitors, points)
+
+    def _flush(self, monitors: list[Monitor], points: list[Point]) -> None:
+        if monitors:
+            self._add_monitor_events(monitors)
+        if points:
+            self.time.ensure(points[0].signal.utc_start)
+            self._last_utc = points[-1].signal.utc_start
+            self._add_points([point_record(e) for e in points])
+
+    def _add_monitor_events(self, monitors: list[Monitor]) -> None:
+        self.time.ensure(monitors[0].utc)
+        self._last_utc = monitors[-1].utc
+        rel, n = self.time.rel, len(monitors)
+        self.strip_chart.add_monitors(np.fromiter((rel(m.utc) for m in monitors), float, n),
+                                      np.fromiter((m.beam_current_A for m in monitors), float, n),
+                                      np.fromiter((m.chamber_mbar for m in monitors), float, n),
+                                      np.fromiter((m.needle_mbar for m in monitors), float, n))
+        self.panel.on_monitor(monitors[-1])
+
     def feed_update(self, update) -> None:
         """What a :class:`acquisition.storage.RunFollower` poll found (a ``RunUpdate``)."""
         if self.time.origin is None and self.time.origin_from_log(update.log):

@@ -154,7 +154,11 @@ class DcsPlotWidget(QWidget):
                                                                            "fill": (255, 255, 255, 200)})
         self.limit_line.setVisible(False)
         self.rates_item.addItem(self.limit_line, ignoreBounds=True)
-        self._curves: dict[tuple, tuple[pg.PlotDataItem, pg.ErrorBarItem]] = {}
+        #: energy -> (first sweep or average, later sweeps, error bars)
+        self._curves: dict[float, tuple[pg.PlotDataItem, pg.PlotDataItem, pg.ErrorBarItem]] = {}
+        #: energy -> (the model's curves drawn, angle, log10 y, saturated, warning)
+        self._energy_drawn: dict[float, tuple] = {}
+        self._flag_keys: list[tuple] = []  #: the flagged points listed, in order
         self._rate_curves: dict[float, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._colours: dict[float, str] = {}
         self._named: set[float] = set()
@@ -170,7 +174,7 @@ class DcsPlotWidget(QWidget):
         self.rate_saturated = pg.ScatterPlotItem(**SATURATED_SYMBOL)
         self.rates_item.addItem(self.rate_saturated)
         self._points = np.zeros((0, 2))  #: (angle, log10 y) of every drawn point, for hover
-        self._point_keys: list[tuple[float, float]] = []  #: (energy, angle) of each
+        self._point_energy = np.zeros(0)  #: the energy of each
         self._drawn = -1
         self._last_curves: list = []
         self._sticky: tuple[float, float] | None = None
@@ -202,9 +206,12 @@ class DcsPlotWidget(QWidget):
         self.clear()
 
     def clear(self) -> None:
-        for curve, bars in self._curves.values():
-            self.dcs_item.removeItem(curve)
-            self.dcs_item.removeItem(bars)
+        for items in self._curves.values():
+            for item in items:
+                self.dcs_item.removeItem(item)
+        self._energy_drawn.clear()
+        self._flag_keys = []
+        self.flag_list.clear()
         for sig, bg in self._rate_curves.values():
             self.rates_item.removeItem(sig)
             self.rates_item.removeItem(bg)
@@ -250,56 +257,64 @@ class DcsPlotWidget(QWidget):
             self.info.setText(model.describe(*self._sticky))
 
     def _draw_dcs(self, curves) -> None:
+        """Three plot items per energy, whatever the number of sweeps: the first sweep
+        (or the average) solid, the later sweeps dashed in one item (their curves joined
+        by a ``connect`` array, not one item each), and the error bars of all of them.
+        A night of 10,000 points in 80 sweeps is 18 items to paint, not 960; and an
+        energy whose curves the model hands back unchanged (the same objects) is not
+        set again."""
         self._last_curves = curves
-        seen = set()
-        sat_x, sat_y, warn_x, warn_y = [], [], [], []
-        points, keys = [], []
+        by_energy: dict[float, list] = {}
         for c in curves:
-            key = (c.energy_eV, c.sweep)
-            seen.add(key)
-            colour = self.colour(c.energy_eV)
-            angle = np.asarray(c.angle, dtype=float)
-            y = np.asarray(c.y, dtype=float)
-            err = np.asarray(c.yerr, dtype=float)
-            ly = _log10(y)
-            ok = np.isfinite(ly)
-            if key not in self._curves:
-                first_sweep = c.sweep in (None, 0, 1) or c.energy_eV not in self._named
-                pen = pg.mkPen(colour, width=2, style=Qt.SolidLine if first_sweep else Qt.DashLine)
-                curve = pg.PlotDataItem(pen=pen, symbol="o", symbolSize=7, symbolBrush=colour,
-                                        symbolPen=pg.mkPen(colour))
-                bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), pen=pg.mkPen(colour, width=1.2), beam=0.6)
-                self.dcs_item.addItem(bars)
-                self.dcs_item.addItem(curve)
-                if c.energy_eV not in self._named:
-                    self._named.add(c.energy_eV)
-                    self.legend.addItem(curve, f"{c.energy_eV:g} eV")
-                self._curves[key] = (curve, bars)
-            curve, bars = self._curves[key]
-            curve.setData(angle[ok], ly[ok])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                good_err = np.where(np.isfinite(err) & (err > 0), err, 0.0)
-                top = _log10(y + good_err) - ly
-                low = y - good_err
-                bottom = np.where(low > 0, ly - _log10(np.where(low > 0, low, 1.0)), _FLOOR_DECADES)
-            bars.setData(x=angle[ok], y=ly[ok], top=top[ok], bottom=bottom[ok])
-            sat = np.asarray(c.saturated, dtype=bool) & ok
-            warn = np.asarray(c.loss_warning, dtype=bool) & ok
-            sat_x.append(angle[sat])
-            sat_y.append(ly[sat])
-            warn_x.append(angle[warn])
-            warn_y.append(ly[warn])
-            points.append(np.column_stack([angle[ok], ly[ok]]))
-            keys += [(c.energy_eV, float(a)) for a in angle[ok]]
-        for key in [k for k in self._curves if k not in seen]:  # the mode changed
-            curve, bars = self._curves.pop(key)
-            self.dcs_item.removeItem(curve)
-            self.dcs_item.removeItem(bars)
-        self.saturated_marks.setData(_cat(sat_x), _cat(sat_y))
-        self.warning_marks.setData(_cat(warn_x), _cat(warn_y))
-        self._points = np.concatenate(points) if points else np.zeros((0, 2))
-        self._point_keys = keys
+            by_energy.setdefault(c.energy_eV, []).append(c)
+        for energy in [e for e in self._curves if e not in by_energy]:  # a reset model
+            for item in self._curves.pop(energy):
+                self.dcs_item.removeItem(item)
+            self._energy_drawn.pop(energy, None)
+        for energy, group in by_energy.items():
+            if energy not in self._curves:
+                self._curves[energy] = self._energy_items(energy)
+            key = tuple(group)  # the curves themselves, kept: an id could be reused once one is freed
+            drawn = self._energy_drawn.get(energy)
+            if drawn is not None and len(drawn[0]) == len(key) and all(a is b for a, b in zip(drawn[0], key)):
+                continue
+            first, later, bars = self._curves[energy]
+            parts = [_curve_arrays(c) for c in group]
+            solo = [p for p, c in zip(parts, group) if c.sweep in (None, 0)]
+            rest = [p for p, c in zip(parts, group) if c.sweep not in (None, 0)]
+            for item, chosen in ((first, solo), (later, rest)):
+                x, y, connect = _joined(chosen)
+                item.setData(x, y, connect=connect)
+            angle = _cat([p[0] for p in parts])
+            ly = _cat([p[1] for p in parts])
+            top, bottom = _cat([p[2] for p in parts]), _cat([p[3] for p in parts])
+            bars.setData(x=angle, y=ly, top=top, bottom=bottom)
+            sat = _cat([p[4] for p in parts]).astype(bool)
+            warn = _cat([p[5] for p in parts]).astype(bool)
+            self._energy_drawn[energy] = (key, angle, ly, sat, warn)
+        drawn = [self._energy_drawn[e] + (e,) for e in by_energy]
+        self.saturated_marks.setData(_cat([d[1][d[3]] for d in drawn]), _cat([d[2][d[3]] for d in drawn]))
+        self.warning_marks.setData(_cat([d[1][d[4]] for d in drawn]), _cat([d[2][d[4]] for d in drawn]))
+        if drawn:
+            self._points = np.column_stack([_cat([d[1] for d in drawn]), _cat([d[2] for d in drawn])])
+            self._point_energy = _cat([np.full(len(d[1]), d[5]) for d in drawn])
+        else:
+            self._points, self._point_energy = np.zeros((0, 2)), np.zeros(0)
         self._set_warning_label()
+
+    def _energy_items(self, energy: float) -> tuple[pg.PlotDataItem, pg.PlotDataItem, pg.ErrorBarItem]:
+        colour = self.colour(energy)
+        first = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7, symbolBrush=colour,
+                                symbolPen=pg.mkPen(colour))
+        later = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine), symbol="o", symbolSize=6,
+                                symbolBrush=colour, symbolPen=pg.mkPen(colour))
+        bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), pen=pg.mkPen(colour, width=1.2), beam=0.6)
+        for item in (bars, later, first):
+            self.dcs_item.addItem(item)
+        if energy not in self._named:
+            self._named.add(energy)
+            self.legend.addItem(first, f"{energy:g} eV")
+        return first, later, bars
 
     def _draw_rates(self, rate_curves) -> None:
         sat_x, sat_y = [], []
@@ -333,12 +348,19 @@ class DcsPlotWidget(QWidget):
                                 else "Flagged points: none")
         self.flag_title.setStyleSheet(f"font-weight: bold; color: {COLOURS['saturated']};" if n_sat
                                       else "font-weight: bold;")
-        if self.flag_list.count() == n and n == 0:
+        keys = [(r.seq, r.sweep, r.energy_eV, r.angle_deg) for r in records]
+        shown = self._flag_keys
+        if keys == shown:
             return
         current = self.flag_list.currentRow()
         self.flag_list.blockSignals(True)
-        self.flag_list.clear()
-        for r in records:
+        if keys[:len(shown)] == shown:  # points only arrive: add the new ones, keep the list (and its scroll)
+            new = records[len(shown):]
+        else:
+            self.flag_list.clear()
+            new = records
+        self._flag_keys = keys
+        for r in new:
             saturated = _saturated(r.flags)
             loss = max(r.signal_loss, r.background_loss) if math.isfinite(r.background_loss) else r.signal_loss
             text = (f"{'✖' if saturated else '▲'} {r.energy_eV:g} eV {r.angle_deg:g}° s{r.sweep} "
@@ -366,7 +388,7 @@ class DcsPlotWidget(QWidget):
             return None
         d = np.hypot((self._points[:, 0] - here.x()) / px, (self._points[:, 1] - here.y()) / py)
         i = int(np.argmin(d))
-        return self._point_keys[i] if d[i] <= 12 else None
+        return (float(self._point_energy[i]), float(self._points[i, 0])) if d[i] <= 12 else None
 
     def point_text(self, energy: float, angle: float) -> str:
         return self.model.describe(energy, angle)
@@ -401,6 +423,37 @@ class DcsPlotWidget(QWidget):
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _curve_arrays(c) -> tuple[np.ndarray, ...]:
+    """A model curve in the plot's space: angle, log10 y, the error bar's top and
+    bottom lengths in decades, the saturated and warning masks; finite points only."""
+    angle = np.asarray(c.angle, dtype=float)
+    y = np.asarray(c.y, dtype=float)
+    err = np.asarray(c.yerr, dtype=float)
+    ly = _log10(y)
+    ok = np.isfinite(ly)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        good_err = np.where(np.isfinite(err) & (err > 0), err, 0.0)
+        top = _log10(y + good_err) - ly
+        low = y - good_err
+        bottom = np.where(low > 0, ly - _log10(np.where(low > 0, low, 1.0)), _FLOOR_DECADES)
+    sat = np.asarray(c.saturated, dtype=bool)
+    warn = np.asarray(c.loss_warning, dtype=bool)
+    return angle[ok], ly[ok], top[ok], bottom[ok], sat[ok], warn[ok]
+
+
+def _joined(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Several curves as one item's data: x, y and the ``connect`` array that joins each
+    point to the next only within its own curve."""
+    if not parts:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+    x = _cat([p[0] for p in parts])
+    y = _cat([p[1] for p in parts])
+    connect = np.ones(len(x), dtype=bool)
+    ends = np.cumsum([len(p[0]) for p in parts]) - 1
+    connect[ends] = False
+    return x, y, connect
 
 
 def _saturated(flags: int) -> bool:

@@ -22,7 +22,9 @@ class Receiver(QObject):
 
 def test_events_from_a_worker_thread_arrive_on_the_gui_thread(qtbot):
     bus, bridge, receiver = EventBus(), EventBridge(), Receiver()
-    bridge.event.connect(receiver.take, Qt.QueuedConnection)
+    signals = []
+    bridge.ready.connect(lambda: [receiver.take(e) for e in bridge.take()] and signals.append(1),
+                         Qt.QueuedConnection)
     bridge.subscribe(bus)
     sent = [Message(float(i), "2026-01-01T00:00:00Z", "info", f"line {i}") for i in range(50)]
     emitted_on = []
@@ -39,6 +41,7 @@ def test_events_from_a_worker_thread_arrive_on_the_gui_thread(qtbot):
     assert emitted_on and not receiver.got
     qtbot.waitUntil(lambda: len(receiver.got) == len(sent))
     assert [e for e, _, _ in receiver.got] == sent  # every event, once, in order
+    assert len(signals) < len(sent)  # batched: one signal brought many events
     gui = QThread.currentThread()
     assert all(qt is gui and py is threading.main_thread() for _, qt, py in receiver.got)
     bridge.close()

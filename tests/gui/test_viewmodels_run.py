@@ -199,3 +199,24 @@ def test_live_run_control_follows_the_run(recorded):
     assert states[0] == "running" and "paused" in states and states[-1] == "finished"
     assert vm.run_control.can_start and not vm.run_control.can_abort
     assert vm.run_control.last_stop == ("success", "plan complete")
+
+
+@pytest.mark.parametrize("batch", [1, 7, 1000])
+def test_a_batch_of_events_draws_what_the_events_one_by_one_draw(recorded, batch):
+    """The window takes the bridge's events in batches (feed_many): the readings and the
+    points of a batch go in as arrays, and the result is the same as event by event."""
+    one_by_one = live_model(recorded)
+    batched = RunViewModel(speed=float("inf"))
+    events = list(recorded.events)
+    for i in range(0, len(events), batch):
+        batched.feed_many(events[i:i + batch])
+    for mode in ("overlay", "average"):
+        one_by_one.dcs_plot.mode = batched.dcs_plot.mode = mode
+        assert_curves_equal(batched.dcs_plot.curves(), one_by_one.dcs_plot.curves())
+    assert_curves_equal(batched.dcs_plot.rate_curves(), one_by_one.dcs_plot.rate_curves())
+    for trace in TRACES:
+        for a, b in zip(batched.strip_chart.raw(trace), one_by_one.strip_chart.raw(trace)):
+            np.testing.assert_array_equal(a, b)
+    assert batched.log.records() == one_by_one.log.records()
+    assert batched.run_control.state == one_by_one.run_control.state == "finished"
+    assert batched.panel.meter == one_by_one.panel.meter
