@@ -275,7 +275,7 @@ class QueueRunner:
         """Beam-time estimate of the plans queued after ``item``."""
         later = False
         total = 0.0
-        for other in self.store.items(("pending", "interrupted")):
+        for other in self.store.items(("pending", "interrupted", "running")):
             if other.id == item.id:
                 later = True
                 continue

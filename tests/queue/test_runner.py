@@ -225,3 +225,14 @@ def test_instructions_pause_for_the_operator_wait_until_and_safe_state(store, fa
     assert [store.get(i.id).state for i in (p, w, s)] == ["done", "done", "done"]
     assert fake_session.clock.wall_utc().year >= 2099  # the wait passed in (virtual) clock time
     assert json.loads(json.dumps(store.get(w.id).metadata))["target_utc"].startswith("2099-01-01T06:30")
+
+
+def test_status_gives_the_item_and_the_queue_eta(store, fake_session, tmp_path):
+    a = add(store, fake_session, "a")
+    b = add(store, fake_session, "b")
+    seen = []
+    fake_session.bus.subscribe(lambda e: seen.append(store.status()) if isinstance(e, Point) else None)
+    runner(store, fake_session, tmp_path).run()
+    first = next(s for s in seen if s.get("item") == a.id and s.get("done") == 1)
+    assert first["total"] == 3 and first["run_file"].endswith(".h5")
+    assert first["queue_eta_s"] >= first["item_eta_s"] + 0.9 * b.metadata["estimate_s"]
