@@ -159,6 +159,7 @@ class DcsPlotWidget(QWidget):
         #: energy -> (the model's curves drawn, angle, log10 y, saturated, warning)
         self._energy_drawn: dict[float, tuple] = {}
         self._flag_keys: list[tuple] = []  #: the flagged points listed, in order
+        self._rates_drawn: dict[float, tuple] = {}  #: energy -> (the model's rate curve drawn, saturated marks)
         self._rate_curves: dict[float, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._colours: dict[float, str] = {}
         self._named: set[float] = set()
@@ -212,6 +213,7 @@ class DcsPlotWidget(QWidget):
         self._energy_drawn.clear()
         self._flag_keys = []
         self.flag_list.clear()
+        self._rates_drawn.clear()
         for sig, bg in self._rate_curves.values():
             self.rates_item.removeItem(sig)
             self.rates_item.removeItem(bg)
@@ -267,10 +269,12 @@ class DcsPlotWidget(QWidget):
         by_energy: dict[float, list] = {}
         for c in curves:
             by_energy.setdefault(c.energy_eV, []).append(c)
+        changed = False
         for energy in [e for e in self._curves if e not in by_energy]:  # a reset model
             for item in self._curves.pop(energy):
                 self.dcs_item.removeItem(item)
             self._energy_drawn.pop(energy, None)
+            changed = True
         for energy, group in by_energy.items():
             if energy not in self._curves:
                 self._curves[energy] = self._energy_items(energy)
@@ -278,21 +282,26 @@ class DcsPlotWidget(QWidget):
             drawn = self._energy_drawn.get(energy)
             if drawn is not None and len(drawn[0]) == len(key) and all(a is b for a, b in zip(drawn[0], key)):
                 continue
+            changed = True
             first, later, bars = self._curves[energy]
             parts = [_curve_arrays(c) for c in group]
-            solo = [p for p, c in zip(parts, group) if c.sweep in (None, 0)]
-            rest = [p for p, c in zip(parts, group) if c.sweep not in (None, 0)]
-            for item, chosen in ((first, solo), (later, rest)):
-                x, y, connect = _joined(chosen)
-                item.setData(x, y, connect=connect)
+            solo = [c for c in group if c.sweep in (None, 0)]
+            if drawn is None or len(drawn[5]) != len(solo) or any(a is not b for a, b in zip(drawn[5], solo)):
+                fx, fy, fconnect = _joined([p for p, c in zip(parts, group) if c.sweep in (None, 0)])
+                first.setData(fx, fy, connect=fconnect)
+            x, y, connect = _joined([p for p, c in zip(parts, group) if c.sweep not in (None, 0)])
+            later.setData(x, y, connect=connect)
             angle = _cat([p[0] for p in parts])
             ly = _cat([p[1] for p in parts])
             top, bottom = _cat([p[2] for p in parts]), _cat([p[3] for p in parts])
             bars.setData(x=angle, y=ly, top=top, bottom=bottom)
             sat = _cat([p[4] for p in parts]).astype(bool)
             warn = _cat([p[5] for p in parts]).astype(bool)
-            self._energy_drawn[energy] = (key, angle, ly, sat, warn)
-        drawn = [self._energy_drawn[e] + (e,) for e in by_energy]
+            self._energy_drawn[energy] = (key, angle, ly, sat, warn, tuple(solo))
+        self._set_warning_label()
+        if not changed:
+            return
+        drawn = [self._energy_drawn[e][:5] + (e,) for e in by_energy]
         self.saturated_marks.setData(_cat([d[1][d[3]] for d in drawn]), _cat([d[2][d[3]] for d in drawn]))
         self.warning_marks.setData(_cat([d[1][d[4]] for d in drawn]), _cat([d[2][d[4]] for d in drawn]))
         if drawn:
@@ -300,14 +309,17 @@ class DcsPlotWidget(QWidget):
             self._point_energy = _cat([np.full(len(d[1]), d[5]) for d in drawn])
         else:
             self._points, self._point_energy = np.zeros((0, 2)), np.zeros(0)
-        self._set_warning_label()
 
     def _energy_items(self, energy: float) -> tuple[pg.PlotDataItem, pg.PlotDataItem, pg.ErrorBarItem]:
         colour = self.colour(energy)
         first = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7, symbolBrush=colour,
                                 symbolPen=pg.mkPen(colour))
-        later = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5, style=Qt.DashLine), symbol="o", symbolSize=6,
-                                symbolBrush=colour, symbolPen=pg.mkPen(colour))
+        # the later sweeps thinner and paler, solid: a dashed pen over thousands of points
+        # is the slowest thing Qt paints (a third of a frame at 10,000 points)
+        pale = QColor(colour)
+        pale.setAlpha(150)
+        later = pg.PlotDataItem(pen=pg.mkPen(pale, width=1), symbol="o", symbolSize=5, symbolBrush=pale,
+                                symbolPen=pg.mkPen(pale))
         bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), pen=pg.mkPen(colour, width=1.2), beam=0.6)
         for item in (bars, later, first):
             self.dcs_item.addItem(item)
@@ -317,7 +329,8 @@ class DcsPlotWidget(QWidget):
         return first, later, bars
 
     def _draw_rates(self, rate_curves) -> None:
-        sat_x, sat_y = [], []
+        """Signal (solid) and background (dashed) per energy; an energy whose curve the
+        model hands back unchanged (the same object) is not set again."""
         for r in rate_curves:
             colour = self.colour(r.energy_eV)
             if r.energy_eV not in self._rate_curves:
@@ -328,6 +341,9 @@ class DcsPlotWidget(QWidget):
                 self.rates_item.addItem(sig)
                 self.rates_item.addItem(bg)
                 self._rate_curves[r.energy_eV] = (sig, bg)
+            drawn = self._rates_drawn.get(r.energy_eV)
+            if drawn is not None and drawn[0] is r:
+                continue
             sig, bg = self._rate_curves[r.energy_eV]
             angle = np.asarray(r.angle, dtype=float)
             ls, lb = _log10(r.signal_cps), _log10(r.background_cps)
@@ -335,23 +351,22 @@ class DcsPlotWidget(QWidget):
             sig.setData(angle[ok_s], ls[ok_s])
             bg.setData(angle[ok_b], lb[ok_b])
             saturated = getattr(r, "saturated", None)
-            if saturated is not None:
-                mark = ok_s & np.asarray(saturated, dtype=bool)
-                sat_x.append(angle[mark])
-                sat_y.append(ls[mark])
-        self.rate_saturated.setData(_cat(sat_x), _cat(sat_y))
+            mark = ok_s & np.asarray(saturated, dtype=bool) if saturated is not None else np.zeros(len(angle), bool)
+            self._rates_drawn[r.energy_eV] = (r, angle[mark], ls[mark])
+        marks = [self._rates_drawn[r.energy_eV] for r in rate_curves]
+        self.rate_saturated.setData(_cat([m[1] for m in marks]), _cat([m[2] for m in marks]))
 
     def _draw_flagged(self, records) -> None:
+        keys = [(r.seq, r.sweep, r.energy_eV, r.angle_deg) for r in records]
+        if keys == self._flag_keys:
+            return
         n = len(records)
         n_sat = sum(1 for r in records if _saturated(r.flags))
         self.flag_title.setText(f"Flagged points: {n}" + (f" ({n_sat} saturated)" if n_sat else "") if n
                                 else "Flagged points: none")
         self.flag_title.setStyleSheet(f"font-weight: bold; color: {COLOURS['saturated']};" if n_sat
                                       else "font-weight: bold;")
-        keys = [(r.seq, r.sweep, r.energy_eV, r.angle_deg) for r in records]
         shown = self._flag_keys
-        if keys == shown:
-            return
         current = self.flag_list.currentRow()
         self.flag_list.blockSignals(True)
         if keys[:len(shown)] == shown:  # points only arrive: add the new ones, keep the list (and its scroll)
