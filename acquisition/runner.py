@@ -458,6 +458,22 @@ class Runner:
         self.bus.emit(m)
         return m
 
+    def publish_status(self) -> None:
+        """Read what the instrument panel shows and publish it (a procedure calls this
+        where the panel would otherwise go stale for long: after each new energy's
+        tune).  Asks every instrument once, without retries; one that does not answer
+        is reported retrying (the next point that works reports it ok) and the run goes
+        on: the panel's reading is not worth a pause."""
+        read = getattr(self.apparatus, "read_status", None)
+        if read is None:  # an apparatus without a panel (the engine's fakes)
+            return
+        status, answered = read()
+        for name, error in answered.items():
+            if error is not None:
+                self._unhealthy.add(name)
+                self.bus.emit(InstrumentHealth(status.t, name, "retrying", error))
+        self.bus.emit(status)
+
     def tripped(self, m: Monitor) -> str | None:
         """The first interlock ``m`` trips, described; None if all are clear."""
         for s in self.suspenders:
@@ -635,8 +651,11 @@ class Runner:
             else:
                 recovered_since = None
                 if self.suspend_limit_s is not None and m.t - t_suspended >= self.suspend_limit_s:
+                    still = "; ".join(s.describe(getattr(m, s.quantity)) for s in self.suspenders
+                                      if not s.recovered(getattr(m, s.quantity)))
                     self.gave_up = (f"unattended policy: suspended for {m.t - t_suspended:g} s "
-                                    f"(suspend_limit_s {self.suspend_limit_s:g}) without recovering: {why}")
+                                    f"(suspend_limit_s {self.suspend_limit_s:g}) without recovering: {why}"
+                                    + (f"; not recovered now: {still}" if still and still != why else ""))
                     self.message("error", self.gave_up)
                     raise Abort(self.gave_up)
         self.call("channeltron on", self.apparatus.channeltron_on)
