@@ -78,6 +78,7 @@ class DcsScan:
             for what, step in app.tune_steps(pp.energy_eV):
                 run.call(f"set energy {pp.energy_eV:g} eV: {what}", step)
             run.clock.sleep(settle.energy_s)
+            run.publish_status()  # the panel's electrode readbacks at the new tune
         if app.angle_deg != pp.angle_deg:
             run.call("move goniometer", app.move_to, pp.angle_deg)
             run.clock.sleep(settle.angle_s)

@@ -37,12 +37,18 @@ class PanelModel:
         self.monitor: Monitor | None = None
         self.meter: Meter = EMPTY_METER
         self.energy_eV: float | None = None
+        #: the goniometer's latest position: from a status reading, or (during a run,
+        #: where status is read only at each energy change) from the latest point
+        self.angle_deg: float = math.nan
+        self._angle_t = -math.inf
         self.version = 0
 
     def on_status(self, status: ApparatusStatus) -> None:
         self.status = status
         if status.energy_eV is not None:
             self.energy_eV = status.energy_eV
+        if status.t >= self._angle_t:
+            self.angle_deg, self._angle_t = status.angle_deg, status.t
         self.version += 1
 
     def on_monitor(self, monitor: Monitor) -> None:
@@ -56,4 +62,6 @@ class PanelModel:
         fill = rate / linear_limit_cps if math.isfinite(rate) and linear_limit_cps > 0 else 0.0
         self.meter = Meter(rate, loss, saturated, min(max(fill, 0.0), 1.0), float(linear_limit_cps), record.flags)
         self.energy_eV = record.energy_eV
+        if math.isfinite(record.angle_readback_deg) and not record.t_start < self._angle_t:
+            self.angle_deg, self._angle_t = record.angle_readback_deg, record.t_start
         self.version += 1

@@ -51,6 +51,7 @@ class PointRecord:
     # added beyond the spec: when the signal gate started, for the strip chart's rate trace
     utc: str = ""  #: signal gate start, ISO 8601 UTC (both sources carry it: the common time base)
     t_start: float = _NAN  #: signal gate start, clock seconds of the session
+    angle_readback_deg: float = _NAN  #: where the goniometer said it stopped for the signal gate
 
     @property
     def saturated(self) -> bool:
@@ -84,6 +85,7 @@ def point_record(event: Point) -> PointRecord:
         attempts=int(event.attempts),
         utc=event.signal.utc_start,
         t_start=float(event.signal.t_start),
+        angle_readback_deg=float(event.signal.angle_readback_deg),
     )
 
 
@@ -103,6 +105,7 @@ POINT_COLUMNS: dict[str, str] = {
     "attempts": "attempts",
     "utc": "signal_utc_start",
     "t_start": "signal_t_start",
+    "angle_readback_deg": "signal_angle_readback",
 }
 _INT_FIELDS = {"seq", "sweep", "flags", "attempts"}
 

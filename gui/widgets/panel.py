@@ -41,6 +41,10 @@ _STALE = "color: #8a8a8a; font-style: italic;"
 GAS_PATHS = (("needle", "Needle"), ("side_leak", "Side leak"), ("closed", "Closed"))
 
 
+#: the iseg channel-status name of an emergency off (drivers.iseg_hv CHANNEL_STATUS_BITS)
+EMERGENCY_OFF = "Is Emergency Off"
+
+
 def _option(config, instrument: str, key: str, fallback: float) -> float:
     inst = getattr(config, "instruments", {}).get(instrument)
     if inst is None:
@@ -378,11 +382,12 @@ class InstrumentPanel(QScrollArea):
         stale = self._mode[1] and status is not None
         if stale:
             stamp = status.utc.replace("T", " ")[11:19] if status.utc else "?"
-            self.stale.setText(f"A run owns the apparatus: the grey readbacks below were read at {stamp} UTC, "
-                               "before it (the monitors above, the tune energy and the count rate are live)")
+            self.stale.setText(f"A run owns the apparatus: the grey readbacks below were read at {stamp} UTC "
+                               "(a run reads them at each energy change; the monitors above, the tune energy, "
+                               "the angle and the count rate are live)")
         self.stale.setVisible(stale)
         style = _STALE if stale else ""
-        for label in (self.angle_readback, self.gonio_state, self.filament_readback):
+        for label in (self.gonio_state, self.filament_readback):
             label.setStyleSheet(style)
         for label in self.readbacks.values():
             label.setStyleSheet("font-family: monospace;" + style)
@@ -418,9 +423,9 @@ class InstrumentPanel(QScrollArea):
         stale = self._show_stale(status)
         if energy is not None:
             self.energy.set_committed(energy)
-        self.angle_readback.setText(fmt_number(status.angle_deg, ".2f", "°"))
-        if math.isfinite(status.angle_deg):
-            self.angle.set_committed(status.angle_deg)
+        self.angle_readback.setText(fmt_number(panel.angle_deg, ".2f", "°"))
+        if math.isfinite(panel.angle_deg):
+            self.angle.set_committed(panel.angle_deg)
         self.gonio_state.setText((status.goniometer or "state unreadable")
                                  + ("" if status.referenced else "  (not referenced: Home)"))
         self.filament_readback.setText(
@@ -433,7 +438,13 @@ class InstrumentPanel(QScrollArea):
             if e.name not in self.readbacks:
                 continue
             self.readbacks[e.name].setText(fmt_number(e.readback_V, ".1f", "V"))
-            if e.fault:
+            if e.fault == EMERGENCY_OFF and e.name == status.channeltron:
+                # what the safe state and every interlock trip leave: not a fault of the module
+                self.states[e.name].setText("EMCY OFF")
+                self.states[e.name].setStyleSheet(f"color: {COLOURS['warning']}; font-weight: bold;")
+                self.states[e.name].setToolTip("switched off at once (safe state or interlock trip); "
+                                               "HV ON clears it and ramps back to the plateau")
+            elif e.fault:
                 self.states[e.name].setText(f"FAULT {e.fault}")
                 self.states[e.name].setStyleSheet(f"color: {COLOURS['fault']}; font-weight: bold;")
                 self.states[e.name].setToolTip(e.fault)

@@ -212,3 +212,27 @@ def test_status_shows_the_panel_and_follows_each_instrument_health(session):
     gauges.pressures = original
     session.read_status().result(30)
     assert [(h.instrument, h.state) for h in events.of(InstrumentHealth)] == [("gauges", "fault"), ("gauges", "ok")]
+
+
+def test_a_run_publishes_the_panel_status_at_each_new_energy(session, tmp_path):
+    from acquisition.events import ApparatusStatus
+
+    events = Events()
+    session.bus.subscribe(events)
+    text = PLAN.replace("energies_eV = [100]", "energies_eV = [100, 200]").replace(
+        "angles_deg = [40, 50, 60, 70, 80, 90, 100, 110]", "angles_deg = [60, 90]")
+    plan = parse_plan(text, source="<plan>", apparatus=session.config)
+    session.run_plan(plan, tmp_path / "run.h5").join(120)
+    in_run = []
+    running = False
+    for _, e in events:
+        running = True if isinstance(e, RunStart) else False if isinstance(e, RunStop) else running
+        if running and isinstance(e, ApparatusStatus):
+            in_run.append(e)
+    assert [s.energy_eV for s in in_run] == [100.0, 200.0]
+    for status in in_run:
+        tune = session.config.tune.potentials_at(status.energy_eV)
+        readback = {r.name: r.readback_V for r in status.electrodes}
+        for name, volts in tune.items():
+            assert readback[name] == pytest.approx(volts, abs=session.config.electrodes[name].tolerance_V)
+    assert read_run(tmp_path / "run.h5").n_points == 4  # the readings are the panel's, not the file's points

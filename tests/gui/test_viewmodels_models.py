@@ -208,6 +208,26 @@ def test_panel_meter_from_a_point():
     assert panel.status is status and panel.energy_eV == 50.0
 
 
+def test_panel_angle_follows_the_latest_of_status_and_points():
+    """During a run the status is read only at each energy change: the angle the panel
+    shows is the goniometer's readback of the latest point, unless a status is newer."""
+    import dataclasses
+
+    panel = PanelModel()
+    status = ApparatusStatus(10.0, UTC, 50.0, 40.0, "READY", True, "needle", 2.2, 3.1, 2.2, True, (), "cem",
+                             1e-9, 1e-6, 0.5)
+    panel.on_status(status)
+    assert panel.angle_deg == 40.0
+    moved = dataclasses.replace(point(1e3, 0.0), angle_readback_deg=55.02, t_start=20.0)
+    panel.on_point(moved, 1e5, 0.1)
+    assert panel.angle_deg == 55.02
+    older = dataclasses.replace(point(1e3, 0.0), angle_readback_deg=30.0, t_start=5.0)
+    panel.on_point(older, 1e5, 0.1)  # a point older than what is shown (a file replayed): not shown
+    assert panel.angle_deg == 55.02
+    panel.on_status(dataclasses.replace(status, t=30.0, angle_deg=90.0))
+    assert panel.angle_deg == 90.0
+
+
 # ------------------------------------------------------------------ run view dispatch
 
 
