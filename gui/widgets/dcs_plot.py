@@ -460,7 +460,8 @@ def _curve_arrays(c) -> tuple[np.ndarray, ...]:
 
 def _joined(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Several curves as one item's data: x, y and the ``connect`` array that joins each
-    point to the next only within its own curve."""
+    point to the next only within its own curve (a curve with no finite point adds none)."""
+    parts = [p for p in parts if len(p[0])]
     if not parts:
         return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
     x = _cat([p[0] for p in parts])

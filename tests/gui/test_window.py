@@ -322,3 +322,20 @@ def test_a_live_window_opens_a_run_file_in_a_viewer_beside_it(qtbot, window, tmp
     assert window.vm.dcs.n_points == 0  # the live view is untouched
     assert str(path) in window._recent_runs()
     viewer.close()
+
+
+def test_a_curve_without_a_finite_point_is_drawn_as_nothing(qtbot):
+    """A sweep whose only point has a net rate below zero (background above signal: it
+    happens at a weak angle) has nothing to draw on a log axis: nothing is drawn, and the
+    redraw does not fail."""
+    from gui.viewmodels.dcs_plot import DcsPlotModel
+    from gui.viewmodels.records import PointRecord
+    from gui.widgets.dcs_plot import DcsPlotWidget
+
+    model = DcsPlotModel()
+    model.add([PointRecord(0, 0, 100.0, 40.0, -0.5, 0.1, 1e3, 1.2e3, 0.0, 0.0, 0, 1),
+               PointRecord(1, 1, 100.0, 40.0, 2.0, 0.1, 1e3, 50.0, 0.0, 0.0, 0, 1)])
+    widget = DcsPlotWidget(model)
+    qtbot.addWidget(widget)
+    widget.redraw()
+    assert len(widget._points) == 1
