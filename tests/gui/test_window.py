@@ -339,3 +339,26 @@ def test_a_curve_without_a_finite_point_is_drawn_as_nothing(qtbot):
     qtbot.addWidget(widget)
     widget.redraw()
     assert len(widget._points) == 1
+
+
+def test_resume_after_a_device_fault_pause_goes_on_and_the_light_turns_green(qtbot, window, session, plan_file, hold):
+    """The gauge controller stops answering: retries, then the run pauses with the reason
+    and the light is red. Once it answers again, Resume (the button) measures the
+    interrupted point again, the light goes back to green and the run completes."""
+    window.load_plan(str(plan_file()))
+    click(qtbot, window.scan.start)
+    assert hold.first.wait(30)
+    gauges = session.sim.servers["gauges"]
+    gauges.faults.inject("silence", count=100000)
+    hold.release.set()
+    light = window.panel.lights["gauges"]
+    qtbot.waitUntil(lambda: light.state == "fault", timeout=30000)
+    wait_state(qtbot, window, "paused", timeout=30000)
+    assert "device fault" in (window.vm.control.paused_reason or "")
+    gauges.faults.clear()
+    qtbot.waitUntil(window.scan.resume.isEnabled)
+    click(qtbot, window.scan.resume)
+    qtbot.waitUntil(lambda: window.handle.done(), timeout=60000)
+    assert window.last_stop.status == "success"
+    qtbot.waitUntil(lambda: light.state == "ok", timeout=10000)
+    assert window.vm.dcs.n_points == 4  # every point of the plan, the interrupted one once
