@@ -143,7 +143,9 @@ def test_a_burst_inside_a_subgate_that_no_monitor_sees_is_counted_again(rig, tmp
     assert seen["burst_at"] is not None
     assert "suspended" not in seen  # no interlock saw it: only the counts did
     recounted = [m for m in seen["messages"] if "not a steady rate" in m and "counting the gate again" in m]
-    assert len(recounted) == 1, seen["messages"]
+    # once for the burst; a second time when the recount starts in the burst's decay (the
+    # chamber pumps out in seconds): which one depends on the world's random sequence
+    assert 1 <= len(recounted) <= 2, seen["messages"]
     second = seen["points"][1]
     assert not second.flags & PointFlag.UNSTEADY
     for gate in (second.signal, second.background):
