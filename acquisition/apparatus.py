@@ -429,20 +429,8 @@ class Apparatus:
         return problems
 
     def filament_down(self) -> float:
-        """The safe state's filament step: ramped to 0 A in the configured steps.
-
-        A ramp that starts from the *measured* current (the first one after the driver
-        lost what it commanded, e.g. after a dropped link) can compute its last step a
-        rounding error below 0 A, which the driver's limits refuse, leaving the filament
-        one step up (seen in the queue soak).  The ramp is then asked once more: it
-        starts from the last setpoint it commanded (rounded) and lands on 0 A exactly."""
-        from drivers.errors import LimitError
-
-        try:
-            return self.ramp_filament(0.0)
-        except LimitError as exc:
-            log.warning("filament down refused (%s); ramping again from the last setpoint", exc)
-            return self.ramp_filament(0.0)
+        """The safe state's filament step: ramped to 0 A in the configured steps."""
+        return self.ramp_filament(0.0)
 
     def standby_potentials(self) -> dict[str, float]:
         """Electrode -> its standby potential: 0 V, or the configured limit nearest 0 V

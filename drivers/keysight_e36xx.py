@@ -197,7 +197,9 @@ class KeysightE36xx(SCPIInstrument):
         steps = max(1, math.ceil(round(abs(target_A - start) / step_A, 9)))
         value = start
         for i in range(1, steps + 1):
-            setpoint = start + (target_A - start) * i / steps
+            # the last step is the target itself: start + (target - start) * n / n can
+            # round to just below a target of 0 A, which the limits refuse
+            setpoint = target_A if i == steps else start + (target_A - start) * i / steps
             self._set_current_step(setpoint)
             value = self._read_back_current(setpoint)
             if i < steps:

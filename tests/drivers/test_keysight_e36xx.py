@@ -155,6 +155,19 @@ def test_ramp_splits_into_equal_steps_no_larger_than_step():
         psu.ramp_current_to(0.8, step_A=0.07, step_delay_s=0.5)
 
 
+def test_a_ramp_down_ends_at_exactly_zero_amps():
+    """From 10 mA in 57 steps, start + (0 - start) * 57 / 57 is -1.7e-18 A in floating
+    point, which the limits refuse (the filament was left one step up at the end of a
+    night in the queue soak): the last step is the target itself."""
+    start, steps = 0.01, 57
+    pairs = [OUTPUT_ON, (b"MEAS:CURR?\n", b"+1.00000000E-02\n")]
+    for i in range(1, steps + 1):
+        value = (b"%.4f" % (start - start * i / steps)) if i < steps else b"0.0000"
+        pairs += [(b"CURR " + value + b"\n", None), NO_ERROR, (b"CURR?\n", value + b"\n")]
+    with expected_protocol(KeysightE36xx, pairs) as psu:
+        assert psu.ramp_current_to(0.0, step_A=0.000177, step_delay_s=0.0) == 0.0
+
+
 def test_ramp_with_output_off_starts_at_zero_amps_then_switches_on():
     clock = VirtualClock()
     pairs = [
