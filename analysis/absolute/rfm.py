@@ -27,6 +27,7 @@ ones (the argon reference, a shared gauge factor) added once after averaging.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,9 +47,11 @@ __all__ = [
     "beam_normalised_intensity",
     "combine_cycles",
     "flow_density_ratio",
+    "intensity_ratio",
     "molecular_pressure_density_ratio",
     "rfm_point",
     "scale_factor",
+    "scale_from_points",
 ]
 
 _NANO = 1e-9  # A per nA
@@ -89,6 +92,13 @@ def beam_normalised_intensity(signal_counts: float, signal_s: float, background_
     net, err = float(n_s - n_b), math.sqrt(float(var_s + var_b))
     current_nA = beam_current_A / _NANO
     return Intensity(net / current_nA, err / current_nA, net, err)
+
+
+def intensity_ratio(target: Intensity, reference: Intensity) -> tuple[float, float]:
+    """``(I_x / I_Ar, its relative statistical uncertainty)``: the two are independent counts."""
+    if not (target.cps_per_nA > 0 and reference.cps_per_nA > 0):
+        raise ValueError(f"intensities must be > 0: target {target.cps_per_nA!r}, reference {reference.cps_per_nA!r}")
+    return target.cps_per_nA / reference.cps_per_nA, math.hypot(target.relative_err, reference.relative_err)
 
 
 # --------------------------------------------------------------------------- density ratio
@@ -233,6 +243,11 @@ class Scale:
     err_uncorrelated: float  #: 1/sqrt(sum w_i): from the points' uncorrelated terms
     err_common: float  #: k * common relative term, added once
     n_points: int
+    #: with :func:`scale_from_points`: the relative parts of ``err_uncorrelated`` from the
+    #: RFM statistics (with the relative DCS's own at those angles) and from the flows,
+    #: the budget's ``rfm_stat`` and ``flow`` terms (nan from :func:`scale_factor`)
+    stat_relative_err: float = math.nan
+    flow_relative_err: float = math.nan
 
     @property
     def err_total(self) -> float:
@@ -269,3 +284,38 @@ def scale_factor(absolute, relative, uncorrelated_relative_err, common_relative_
     else:
         raise ValueError("either every point has an uncorrelated uncertainty or none has")
     return Scale(k, err, abs(k) * common_relative_err, int(a.size))
+
+
+def scale_from_points(points: Sequence[RfmPoint], relative, relative_err) -> Scale:
+    """:func:`scale_factor` from combined RFM points and the relative DCS ``R_i`` (with
+    its statistical uncertainty ``relative_err``) at the same angles, keeping the parts.
+
+    Per point ``k_i = A_i / R_i`` with relative terms ``s_i`` (the RFM statistics and
+    ``R_i``'s) and ``f_i`` (the flows); ``w_i = 1/(k_i^2 (s_i^2 + f_i^2))``; then
+    ``stat_relative_err = sqrt(sum w_i^2 k_i^2 s_i^2) / sum w_i / k`` and likewise for
+    the flow, which add in quadrature to ``err_uncorrelated / k``.  The common term is
+    the points' reference uncertainty (one reference DCS for all).
+    """
+    if not points:
+        raise ValueError("no RFM points to scale onto")
+    refs = {p.reference_relative_err for p in points}
+    if len(refs) > 1:
+        raise ValueError(f"points with different reference uncertainties {sorted(refs)}: not one reference DCS")
+    a = np.array([p.dcs for p in points])
+    r = np.atleast_1d(np.asarray(relative, dtype=float))
+    u_r = np.broadcast_to(np.asarray(relative_err, dtype=float), r.shape)
+    if r.shape != a.shape:
+        raise ValueError(f"{a.size} RFM points but {r.size} relative values")
+    s = np.hypot(np.array([p.err_stat for p in points]) / a, u_r / r)
+    f = np.array([p.err_flow for p in points]) / a
+    scale = scale_factor(a, r, np.hypot(s, f), refs.pop())
+    ratio = a / r
+    if np.all(np.hypot(s, f) > 0):
+        w = 1.0 / (ratio**2 * (s**2 + f**2))
+    else:
+        w = np.ones_like(ratio)
+
+    def part(rel: np.ndarray) -> float:
+        return float(math.sqrt(np.sum(w**2 * ratio**2 * rel**2)) / w.sum() / abs(scale.k))
+
+    return dataclasses.replace(scale, stat_relative_err=part(s), flow_relative_err=part(f))

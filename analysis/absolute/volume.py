@@ -43,6 +43,7 @@ def convolved_reference(table: DcsTable, energy_eV: float, angles_deg, fwhm_deg:
     """``(DCS_ref (x) g)(theta)``: the reference at ``energy_eV`` averaged over a Gaussian
     angular response of ``fwhm_deg`` centred on each angle (1e-20 m^2/sr).
 
+    An energy outside the table's range is a ``ValueError`` (the table itself would clamp).
     The table is interpolated (log-linear, :class:`~foundation.dcs_table.DcsTable`) on a
     grid of ``step_deg`` over +-``half_width_sigmas`` sigma; the kernel is normalised on
     that grid, and the reference is reflected at 0 and 180 deg (an angle is a polar
@@ -51,6 +52,10 @@ def convolved_reference(table: DcsTable, energy_eV: float, angles_deg, fwhm_deg:
     angles = np.asarray(angles_deg, dtype=float)
     if fwhm_deg < 0 or not math.isfinite(fwhm_deg):
         raise ValueError(f"angular response FWHM must be >= 0 deg, got {fwhm_deg!r}")
+    lo, hi = float(table.energies_eV[0]), float(table.energies_eV[-1])
+    if not lo <= energy_eV <= hi:  # the table would clamp: 40 eV would silently be the 50-eV DCS
+        raise ValueError(f"{energy_eV:g} eV outside the reference table's {lo:g}-{hi:g} eV "
+                         f"({table.source or 'table'}): no extrapolation in energy")
     if fwhm_deg == 0:
         return np.asarray(table(energy_eV, angles), dtype=float)
     sigma = fwhm_deg / _FWHM_PER_SIGMA

@@ -15,9 +15,11 @@ from analysis.absolute.rfm import (
     beam_normalised_intensity,
     combine_cycles,
     flow_density_ratio,
+    intensity_ratio,
     molecular_pressure_density_ratio,
     rfm_point,
     scale_factor,
+    scale_from_points,
 )
 
 M_AR, M_X = 39.948, 184.49
@@ -145,3 +147,25 @@ def test_scale_factor_bad_input():
         scale_factor([1.0, 0.4], [2.0], 0.2)
     with pytest.raises(ValueError, match="either every point"):
         scale_factor([1.0, 0.4], [2.0, 0.85], [0.2, 0.0])
+
+
+def test_scale_from_points_keeps_the_stat_and_flow_parts():
+    points = [RfmPoint(1.00, 0.03, 0.04, 0.20), RfmPoint(0.40, 0.012, 0.016, 0.20)]  # 3 % stat, 4 % flow each
+    scale = scale_from_points(points, [2.0, 0.85], [0.0, 0.0])
+    plain = scale_factor([1.00, 0.40], [2.0, 0.85], 0.05, common_relative_err=0.20)
+    assert scale.k == pytest.approx(plain.k) and scale.err_uncorrelated == pytest.approx(plain.err_uncorrelated)
+    assert math.hypot(scale.stat_relative_err, scale.flow_relative_err) == pytest.approx(
+        scale.err_uncorrelated / scale.k)
+    assert scale.stat_relative_err / scale.flow_relative_err == pytest.approx(0.75)
+    assert scale.err_common / scale.k == pytest.approx(0.20)
+    with_rel = scale_from_points(points, [2.0, 0.85], [0.04 * 2.0, 0.04 * 0.85])  # the relative DCS's 4 %
+    assert with_rel.stat_relative_err > scale.stat_relative_err
+    assert math.isnan(plain.stat_relative_err)
+
+
+def test_intensity_ratio_of_two_independent_counts():
+    target = beam_normalised_intensity(40000, 10.0, 10000, 10.0, 100e-9)
+    argon = beam_normalised_intensity(25000, 10.0, 5000, 10.0, 100e-9)
+    ratio, rel = intensity_ratio(target, argon)
+    assert ratio == pytest.approx(3000 / 2000)
+    assert rel == pytest.approx(math.hypot(math.sqrt(50000) / 30000, math.sqrt(30000) / 20000))

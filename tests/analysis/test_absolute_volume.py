@@ -119,3 +119,5 @@ def test_bad_input():
         volume_factors([25.0, 60.0], [1.0, 0.0], [1.0, 1.0])
     with pytest.raises(ValueError, match="FWHM"):
         convolved_reference(ARGON, 100, [30.0], -1.0)
+    with pytest.raises(ValueError, match="40 eV outside the reference table's 50-300 eV"):
+        volume_factors_against_table(ARGON, 40.0, ANGLES, ARGON(50, ANGLES))
