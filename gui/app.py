@@ -13,7 +13,7 @@ __all__ = ["run_gui"]
 
 
 def run_gui(*, session=None, config=None, clock=None, dry_run=None, plan_path=None, start: bool = False,
-            output=None, quit_when_done: bool = False, view_path=None, argv=None) -> int:
+            output=None, quit_when_done: bool = False, view_path=None, argv=None, queue_path=None) -> int:
     """Open the window and run the Qt event loop until it is closed.
 
     ``session``: a connected :class:`~acquisition.session.Session`, or None for a
@@ -23,6 +23,8 @@ def run_gui(*, session=None, config=None, clock=None, dry_run=None, plan_path=No
     exit code 2 if the plan has problems or there is no session).  ``output``: the run
     file (default runs/<UTC>_<sample>.h5).  ``quit_when_done``: close the window when
     the run ends.  ``view_path``: a run file to follow.  ``argv``: Qt's arguments.
+    ``queue_path``: an overnight queue to show in the Queue dock (``--queue``; created if
+    it does not exist; a live window can run it on its session).
 
     Returns the CLI's exit codes: 0 (closed; the run, if one ran, succeeded), 2 (the
     plan or the start was refused), 3 (the run failed), 4 (the run was aborted).
@@ -38,7 +40,8 @@ def run_gui(*, session=None, config=None, clock=None, dry_run=None, plan_path=No
     from gui.window import MainWindow
 
     window = MainWindow(session=session, config=config, clock=clock, dry_run=dry_run, plan_path=plan_path,
-                        output=output, view_path=view_path, quit_when_done=quit_when_done, estimate_plan=not start)
+                        output=output, view_path=view_path, quit_when_done=quit_when_done, estimate_plan=not start,
+                        queue_path=queue_path)
     if start:
         if session is None or window.plan is None:
             window.note("error", "--start: nothing started (no session, or the plan has problems: see the list)")

@@ -15,6 +15,15 @@ Two kinds of window share this class:
   :class:`~acquisition.storage.reader.RunFollower` polled every 500 ms feeds the same
   view-model type through ``feed_update``; it follows a file another process is
   writing and opens a crashed file read-only (the follower never writes).
+
+Either kind may show an overnight queue (File > Open queue…, ``--queue FILE``) in the
+Queue dock (:mod:`gui.widgets.queue_panel`), read every second (``QUEUE_POLL_MS``) on the
+GUI thread through a read-only connection.  A live window runs it on its own session (a
+:class:`~acquisition.queue.QueueRunner` on a worker thread of its own, holding the
+queue's runner lock; its runs publish on the session's bus, so the plot and the panel
+follow each item as they follow a single run); while it runs, Start and the hand
+controls are disabled, as during a run.  A queue another process runs is watched and
+edited only.
 """
 
 from __future__ import annotations
@@ -48,10 +57,11 @@ from gui.widgets.common import COLOURS
 from gui.widgets.dcs_plot import DcsPlotWidget
 from gui.widgets.log_panel import LogPanel
 from gui.widgets.panel import InstrumentPanel
+from gui.widgets.queue_panel import QueuePanel
 from gui.widgets.scan_control import InterlockBanner, ScanControl, estimate_text
 from gui.widgets.strip_charts import StripCharts
 
-__all__ = ["MainWindow", "REDRAW_MS", "FOLLOW_MS", "exit_code_of"]
+__all__ = ["MainWindow", "REDRAW_MS", "FOLLOW_MS", "QUEUE_POLL_MS", "exit_code_of"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +69,8 @@ log = logging.getLogger(__name__)
 REDRAW_MS = 50
 #: run-file follower poll period
 FOLLOW_MS = 500
+#: queue database poll period (a poll reads a few rows: well under a millisecond)
+QUEUE_POLL_MS = 1000
 #: how many recent run files File > Open run… remembers
 RECENT = 8
 
@@ -113,7 +125,8 @@ class MainWindow(QMainWindow):
     ``config``: the apparatus config (default: the session's).  ``dry_run``:
     ``callable(plan_path) -> DryRunEstimate``, run off the GUI thread.  ``output``: the
     run file of the next Start (default runs/<UTC>_<sample>.h5).  ``view_path``: a run
-    file to follow.  ``settings``: a QSettings (default the user's "xbeam/gui")."""
+    file to follow.  ``queue_path``: a queue database to show (created if it does not
+    exist).  ``settings``: a QSettings (default the user's "xbeam/gui")."""
 
     #: emitted once when the window has closed (run_gui's loop ends on it)
     closed = Signal()
@@ -122,7 +135,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, *, session=None, config=None, clock=None, dry_run=None, plan_path=None,
                  output=None, view_path=None, quit_when_done: bool = False, settings: QSettings | None = None,
-                 estimate_plan: bool = True, parent: QWidget | None = None) -> None:
+                 estimate_plan: bool = True, queue_path=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.config = config if config is not None else getattr(session, "config", None)
@@ -145,6 +158,11 @@ class MainWindow(QMainWindow):
         self._estimator = ThreadPoolExecutor(1, thread_name_prefix="xbeam-dry-run")
         self._estimate_future: Future | None = None
         self.estimate = None  #: the last DryRunEstimate shown
+        self.queue_model = None  #: the QueueModel of the open queue
+        self.queue_controller = None  #: its QueueController (edits, the in-window runner)
+        self.queue_outcome = None  #: the QueueOutcome of the last in-window queue run
+        self._close_after_queue = False
+        self._queue_run_id: str | None = None  #: a queue item's run whose file is not shown yet
 
         self.vm = self._new_view_model()
         self.bridge = EventBridge(self)
@@ -168,6 +186,11 @@ class MainWindow(QMainWindow):
         self.follow_timer = QTimer(self)
         self.follow_timer.setInterval(FOLLOW_MS)
         self.follow_timer.timeout.connect(self.poll_follower)
+        self.queue_timer = QTimer(self)
+        self.queue_timer.setInterval(QUEUE_POLL_MS)
+        self.queue_timer.timeout.connect(self.poll_queue)
+        if queue_path:
+            self.open_queue(queue_path)
         if plan_path:
             self.load_plan(plan_path, estimate=estimate_plan)
         if view_path:
@@ -224,21 +247,31 @@ class MainWindow(QMainWindow):
         self.log_panel = LogPanel()
         self.log_dock = self._dock("Log", "log", self.log_panel, Qt.RightDockWidgetArea)
         self.splitDockWidget(self.scan_dock, self.log_dock, Qt.Vertical)
+        self.queue_panel = QueuePanel()
+        self.queue_panel.runRequested.connect(self.run_queue)
+        self.queue_panel.stopNowRequested.connect(self.stop_queue)
+        self.queue_panel.noted.connect(self.note)
+        self.queue_dock = self._dock("Queue", "queue", self.queue_panel, Qt.BottomDockWidgetArea)
+        self.splitDockWidget(self.strip_dock, self.queue_dock, Qt.Horizontal)
+        self.queue_dock.setVisible(False)  # until a queue is opened
         limit = getattr(getattr(self.config, "detector", None), "linear_limit_cps", None)
         self.plot.set_linear_limit(limit)
         self.strips.set_linear_limit(limit)
         if self.panel is not None:
             self.resizeDocks([self.panel_dock, self.scan_dock], [430, 380], Qt.Horizontal)
         self.resizeDocks([self.strip_dock], [260], Qt.Vertical)
+        self.resizeDocks([self.strip_dock, self.queue_dock], [700, 900], Qt.Horizontal)
 
         menu = self.menuBar().addMenu("&File")
         self.open_plan_action = QAction("Open &plan…", self, shortcut=QKeySequence("Ctrl+P"),
                                         triggered=self.choose_plan)
         self.open_run_action = QAction("Open &run…", self, shortcut=QKeySequence.Open, triggered=self.choose_run)
+        self.open_queue_action = QAction("Open &queue…", self, triggered=self.choose_queue)
         self.recent_menu = menu.addMenu("Recent runs")
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
         menu.insertAction(self.recent_menu.menuAction(), self.open_plan_action)
         menu.insertAction(self.recent_menu.menuAction(), self.open_run_action)
+        menu.insertAction(self.recent_menu.menuAction(), self.open_queue_action)
         menu.addSeparator()
         menu.addAction(quit_action)
         view = self.menuBar().addMenu("&View")
@@ -337,6 +370,20 @@ class MainWindow(QMainWindow):
         session = self.session
         return session is not None and session.run is not None
 
+    @property
+    def queue_running(self) -> bool:
+        """This window's own queue runner is going (between its items too)."""
+        controller = self.queue_controller
+        return controller is not None and controller.running
+
+    def _current_handle(self):
+        """The run Pause/Resume/Abort act on: the one Start began, else the session's
+        (a queue item's run)."""
+        handle = self.handle
+        if handle is not None and not handle.done():
+            return handle
+        return getattr(self.session, "run", None)
+
     # ------------------------------------------------------------ events
     def _on_events(self) -> None:
         """The events published since the last batch, on the GUI thread: the window's
@@ -366,6 +413,9 @@ class MainWindow(QMainWindow):
             if handle is not None and handle.path is not None and self.vm.control.path is None:
                 self.vm.control.path = str(handle.path)
                 self.vm.control.version += 1
+            if self.queue_controller is not None and (handle is None or handle.run_id != event.run_id):
+                self._queue_run_id = event.run_id  # a queue item's run: its file is named below
+                self._queue_run_file()
             self._update_title()
         if isinstance(event, RunStop):
             self.last_stop = event
@@ -404,6 +454,9 @@ class MainWindow(QMainWindow):
             return
         if done.what == "dry run":
             self._estimate_done(done.future)
+            return
+        if done.what == "queue":
+            self._queue_done(done.future)
             return
         error = done.error
         if not done.what:  # a status reading
@@ -492,6 +545,9 @@ class MainWindow(QMainWindow):
         if session.run is not None:
             self.note("warning", "Start: a run is going already")
             return
+        if self.queue_running:
+            self.note("warning", "Start: the queue is running in this window (Stop queue first)")
+            return
         from acquisition.apparatus import SAFE
 
         path = self.output if self.output is not None else _default_run_path(self.plan)
@@ -513,20 +569,23 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def pause_run(self) -> None:
-        if self.handle is not None and not self.handle.done():
+        handle = self._current_handle()
+        if handle is not None and not handle.done():
             self.vm.control.mark_requested("pause")
-            self.handle.pause()
+            handle.pause()
             self.note("info", "pause requested: the run stops at the end of this point")
 
     def resume_run(self) -> None:
-        if self.handle is not None and not self.handle.done():
+        handle = self._current_handle()
+        if handle is not None and not handle.done():
             self.vm.control.mark_requested("resume")
-            self.handle.resume()
+            handle.resume()
             self.note("info", "resume requested")
 
     def abort_run(self) -> None:
-        """Always works: it sets the runner's flag, from this thread, and waits for nothing."""
-        handle = self.handle if self.handle is not None else getattr(self.session, "run", None)
+        """Always works: it sets the runner's flag, from this thread, and waits for nothing.
+        A queue item's run aborted so ends the queue (the item resumable), as a stop does."""
+        handle = self._current_handle()
         if handle is not None and not handle.done():
             self.vm.control.mark_requested("abort")
             handle.abort("aborted by operator (GUI)")
@@ -607,9 +666,141 @@ class MainWindow(QMainWindow):
             return
         self.vm.feed_update(update)
 
+    # ------------------------------------------------------------ queue
+    def choose_queue(self) -> None:
+        start = self.settings.value("files/last_queue", "") or ""
+        path, _ = QFileDialog.getSaveFileName(self, "Open queue (a new name creates one)", str(start),
+                                              "Queues (*.sqlite *.db);;All files (*)",
+                                              options=QFileDialog.DontConfirmOverwrite)
+        if path:
+            self.open_queue(path)
+
+    def open_queue(self, path) -> bool:
+        """Show the queue database at ``path`` in the Queue dock (created if it does not
+        exist); a file that is not a queue is refused, unchanged."""
+        from acquisition.queue import QueueError
+        from gui.viewmodels.queue import QueueController, QueueModel
+
+        if self.queue_running:
+            self.note("warning", f"Open queue: {self.queue_controller.path} is running in this window: stop it first")
+            return False
+        path = Path(path)
+        controller = model = None
+        try:
+            if not path.parent.is_dir():
+                raise QueueError(f"{path}: no such folder {path.parent}")
+            controller = QueueController(path)
+            model = QueueModel(path)
+        except (QueueError, OSError) as exc:
+            if controller is not None:
+                controller.close()
+            self.note("error", f"cannot open the queue {path}: {exc}")
+            return False
+        self._close_queue()
+        self.queue_controller, self.queue_model = controller, model
+        self.queue_panel.can_run_extra = self._can_run_queue()
+        self.queue_panel.attach(model, controller, self.config)
+        self.queue_dock.setVisible(True)
+        self.queue_dock.raise_()
+        self.queue_timer.start()
+        self.settings.setValue("files/last_queue", str(path))
+        self.note("info", f"queue {path} opened: {model.runner_text()}")
+        return True
+
+    def _close_queue(self) -> None:
+        """Forget the open queue (its runner, if this window's, has ended)."""
+        self.queue_timer.stop()
+        if self.queue_controller is not None:
+            self.queue_controller.close()
+        if self.queue_model is not None:
+            self.queue_model.close()
+        self.queue_controller = self.queue_model = None
+        self.queue_panel.detach()
+
+    def _queue_run_file(self) -> None:
+        """Show the run file of the queue item's run that started last.  The controller
+        learns it from the same RunStart, on the session's thread, possibly after this
+        window has taken the event: asked again at every tick until it knows."""
+        run_id, controller = self._queue_run_id, self.queue_controller
+        path = controller.run_file_of(run_id) if run_id is not None and controller is not None else None
+        if path is not None:
+            self._queue_run_id = None
+            self.vm.control.path = path
+            self.vm.control.version += 1
+            self._update_title()
+
+    def _can_run_queue(self) -> bool:
+        """The window's own conditions for Run queue: a session, no run of Start's going."""
+        return self.session is not None and self.session.run is None and self.follower is None
+
+    def poll_queue(self) -> None:
+        """The queue timer (1 s, GUI thread): read the database again, redraw the panel."""
+        if self._closing or self.queue_model is None:
+            return
+        self.queue_panel.can_run_extra = self._can_run_queue()
+        self.queue_panel.poll()
+
+    def run_queue(self):
+        """Run the open queue on this window's session, on a worker thread of its own.
+        Refused in one line (the panel shows it) while another runner holds the queue
+        (named), a run owns the apparatus, nothing is left to run, or a queued plan does
+        not fit the apparatus."""
+        from acquisition.queue import QueueError
+
+        controller = self.queue_controller
+        if controller is None:
+            return None
+        try:
+            future = controller.run(self.session)
+        except QueueError as exc:
+            self.queue_panel.show_problem(exc, what="Run queue refused")
+            self.note("warning", f"Run queue refused: {exc}")
+            self.queue_panel.poll()
+            return None
+        self.queue_outcome = None
+        self.queue_panel.show_problem(None)
+        self.note("info", f"queue {controller.path}: running on this window's apparatus")
+        self.bridge.watch(future, "queue")
+        self.queue_panel.poll()
+        self.redraw()
+        return future
+
+    def stop_queue(self) -> None:
+        """Stop this window's queue now (the run in progress aborted, resumable; the end
+        state applied).  Asks first."""
+        if not self.queue_running:
+            return
+        if not self.confirm(self, "Stop the queue",
+                            "Stop the queue now? The count in progress is discarded, the run file stays resumable "
+                            "and the queue's end state is applied (Run queue resumes the item)."):
+            return
+        self.queue_controller.interrupt("stopped from the window (Stop queue)")
+        self.note("warning", "queue: stop requested now: the run is aborted (resumable), then the end state")
+
+    def _queue_done(self, future: Future) -> None:
+        from acquisition.queue import QueueBusy
+
+        try:
+            outcome = future.result()
+        except QueueBusy as exc:  # another runner took the lock between the check and the start
+            self.queue_panel.show_problem(exc, what="Run queue refused")
+            self.note("warning", f"Run queue refused: {exc}")
+        except Exception as exc:  # a bug or a session that closed under it: said, never a traceback
+            self.note("error", f"the queue runner failed: {type(exc).__name__}: {exc}")
+        else:
+            self.queue_outcome = outcome
+            level = "info" if outcome.status == "completed" and not outcome.safe_state_problems else "warning"
+            self.note(level, f"queue {outcome.status}: {outcome.reason}; {outcome.count('done')} done, "
+                             f"{outcome.count('skipped')} skipped, {outcome.count('failed')} failed, "
+                             f"{outcome.count('interrupted')} interrupted; safe state: {outcome.safe_state}")
+        self.queue_panel.poll()
+        self.request("read_status", (), quiet=True)
+        if self._close_after_queue:
+            QTimer.singleShot(0, self.close)
+
     # ------------------------------------------------------------ redraw
     def _redraw_scan(self) -> None:
-        ok = self.session is not None and self.plan is not None and self.follower is None
+        ok = self.session is not None and self.plan is not None and self.follower is None and not self.queue_running
         self.scan.redraw(self.vm.control, can_start_extra=ok)
 
     def _tick(self) -> None:
@@ -617,6 +808,8 @@ class MainWindow(QMainWindow):
         period from the GUI thread's share of a processor (gui.viewmodels.pacer: a fast
         run is not slowed by being watched; an idle window redraws at once)."""
         self._on_events()
+        if self._queue_run_id is not None:
+            self._queue_run_file()
         self.redraw()
         wall, cpu = time.perf_counter(), time.thread_time()
         last_wall, last_cpu = self._paced_at
@@ -631,11 +824,15 @@ class MainWindow(QMainWindow):
         self.strips.redraw(vm.strip)
         self.log_panel.redraw(vm.log)
         self._redraw_scan()
+        if self.queue_model is not None:
+            self.queue_panel.can_run_extra = self._can_run_queue()
+            self.queue_panel.redraw()
         rc = vm.control
         text, level = self._banner(rc, vm.health)
         self.banner.show_text(text, level)
         if self.panel is not None:
-            self.panel.set_mode(connected=self.session is not None and self.follower is None, running=self.running)
+            self.panel.set_mode(connected=self.session is not None and self.follower is None,
+                                running=self.running or self.queue_running)
             self.panel.redraw(vm.panel, vm.health)
         self.status_label.setText(rc.status_text() if hasattr(rc, "status_text") else rc.state)
         self.status_label.setStyleSheet(f"color: {COLOURS['fault']}; font-weight: bold;" if level == "fault" else "")
@@ -669,6 +866,20 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self.queue_running and not self._closing:
+            # the queue's thread uses the session, which closes after the window: stop it
+            # now (resumable), let it apply its end state, close when it has ended
+            if not self._close_after_queue and not self.confirm(
+                    self, "The queue is running",
+                    "The queue is running in this window. Stop it now (the run in progress is aborted and stays "
+                    "resumable, the queue's end state is applied) and close when it has stopped?"):
+                event.ignore()
+                return
+            self._close_after_queue = True
+            self.queue_controller.interrupt("stopped: the window was closed")
+            self.note("warning", "closing: the queue stops now; the window closes once its end state is applied")
+            event.ignore()
+            return
         if self.running and not self._closing:
             if not self.confirm(self, "A run is going",
                                 "A run is going. Abort it (safe state, file closed and resumable) and close?"):
@@ -679,6 +890,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.redraw_timer.stop()
         self.follow_timer.stop()
+        self.queue_timer.stop()
+        self._close_queue()
         self.bridge.close()
         if self.follower is not None:
             self.follower.close()
