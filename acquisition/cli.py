@@ -530,6 +530,18 @@ def cmd_gui(args) -> int:
         raise Refused("--start: no apparatus to run on; give --sim or --apparatus FILE")
     if args.view:  # a damaged or foreign file is refused here, read only, within seconds
         RunFollower(args.view).close()
+    if args.queue:  # the window creates a new queue; an existing file must be one (read only here)
+        from acquisition.queue import QueueError, QueueStore
+
+        queue = Path(args.queue)
+        if not Path(queue.parent if str(queue.parent) else ".").is_dir():
+            raise Refused(f"--queue {queue}: no such folder {queue.parent}")
+        if queue.exists() and not (queue.is_file() and queue.stat().st_size == 0):  # an empty file becomes one
+            try:
+                QueueStore(queue, create=False).close()  # an existing queue is only read; anything else refused
+            except QueueError as exc:
+                message = str(exc)
+                raise Refused(message if message.startswith("--queue") else f"--queue {queue}: {message}") from None
     with ExitStack() as stack:
         session = config = clock = None
         if args.sim or args.apparatus:
@@ -557,7 +569,8 @@ def cmd_gui(args) -> int:
 
         args.started = args.start
         return run_gui(session=session, config=config, clock=clock, dry_run=dry_run, plan_path=args.plan,
-                       start=args.start, output=output, quit_when_done=args.quit_when_done, view_path=args.view)
+                       start=args.start, output=output, quit_when_done=args.quit_when_done, view_path=args.view,
+                       queue_path=args.queue)
 
 
 def cmd_export(args) -> int:
@@ -715,6 +728,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the run file of --start (never an existing one; default runs/<UTC time>_<sample>.h5)")
     sp.add_argument("--quit-when-done", action="store_true", help="close the window when the --start run ends")
     sp.add_argument("--view", metavar="RUN.h5", help="open a run file (finished, or being written by another process)")
+    sp.add_argument("--queue", metavar="FILE", default=None,
+                    help="show this overnight queue (created if it does not exist); with an apparatus the window can "
+                         "run it (default: none)")
     sp.set_defaults(func=cmd_gui)
 
     sp = command("export", "CSV with one row per (energy, angle): rel. DCS, sigma, rates, loss, flags")

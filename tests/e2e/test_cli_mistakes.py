@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -135,6 +136,10 @@ def library(tmp_path_factory):
     (d / "my_settings.toml").write_text("# my own settings\n")
     (d / "somefile").write_text("a file, not a folder\n")
     (d / "folder").mkdir()
+    foreign = sqlite3.connect(d / "foreign.sqlite")  # an SQLite database of someone else's
+    foreign.execute("CREATE TABLE samples (name TEXT)")
+    foreign.commit()
+    foreign.close()
     return d
 
 
@@ -340,6 +345,12 @@ MISTAKES = [
     Mistake("gui --view a text file", "gui --view {notes.h5}", B, ("notes.h5", "not an HDF5 file")),
     Mistake("gui --view a truncated run file", "gui --view {truncated.h5}", B, ("truncated.h5", "truncated")),
     Mistake("gui --plan missing", "gui --plan {missing.toml}", B, ("--plan", "missing.toml")),
+    Mistake("gui --queue a text file", "gui --queue {notes.h5}", B, ("--queue", "notes.h5", "not an xbeam queue")),
+    Mistake("gui --queue a run file", "gui --queue {run.h5}", B, ("--queue", "run.h5", "not an xbeam queue")),
+    Mistake("gui --queue a foreign SQLite database", "gui --sim --virtual --queue {foreign.sqlite}", B,
+            ("--queue", "foreign.sqlite", "not an xbeam queue")),
+    Mistake("gui --queue a folder", "gui --queue {folder}", B, ("--queue", "folder", "directory")),
+    Mistake("gui --queue in a missing folder", "gui --queue {missing}/q.sqlite", B, ("--queue", "missing")),
 ]
 
 #: run again in a subprocess: tracebacks the interpreter prints, log output on stderr
