@@ -1,5 +1,7 @@
 """Screenshots of the real window for the docs: docs/screenshots/main_window.png (a scan
-with saturated points on the live plot) and docs/screenshots/instrument_panel.png.
+with saturated points on the live plot), docs/screenshots/instrument_panel.png and
+docs/screenshots/queue_panel.png (an overnight queue run in the window, its second plan
+going).
 
 Runs offscreen on the simulated apparatus in this process (virtual clock: seconds of
 wall time), through the window's own buttons and view-models:
@@ -45,6 +47,70 @@ energy_s = 10.0
 angle_s = 2.0
 gas_s = 5.0
 """
+
+
+#: the queue screenshot's plans: (sample, energies, angles)
+QUEUE_PLANS = (("isoflurane-A", "[100, 150]", "{ start = 30, stop = 120, step = 10 }"),
+               ("isoflurane-B", "[200, 250, 300]", "{ start = 30, stop = 120, step = 10 }"),
+               ("isoflurane-C", "[50, 100]", "[40, 60, 90, 120]"))
+
+
+def queue_plan(sample: str, energies: str, angles: str) -> str:
+    return (PLAN.replace('sample = "isoflurane"', f'sample = "{sample}"')
+            .replace("energies_eV = [50, 100, 200, 300]", f"energies_eV = {energies}")
+            .replace("angles_deg = { start = 20, stop = 130, step = 5 }", f"angles_deg = {angles}")
+            .replace("sweeps = 2", "sweeps = 1"))
+
+
+def queue_screenshot(app, window, tmp: Path, out: Path) -> None:
+    """A queue of three plans and two instructions run in the window; the picture is
+    taken while the second plan is halfway (done, running and pending items)."""
+    from acquisition.events import Point, RunStart
+
+    paths = []
+    for sample, energies, angles in QUEUE_PLANS:
+        path = tmp / f"{sample}.toml"
+        path.write_text(queue_plan(sample, energies, angles))
+        paths.append(path)
+    window.open_queue(tmp / "overnight.sqlite")
+    panel = window.queue_panel
+    panel.add_plan(str(paths[0]))
+    panel.add_instruction("pause-for-operator", "change the gas bottle")
+    panel.add_plan(str(paths[1]))
+    panel.add_plan(str(paths[2]))
+    panel.add_instruction("safe-state", "shutdown")
+    held, release = threading.Event(), threading.Event()
+    runs, points = [], []
+
+    def hold(event):  # the second plan is held halfway; the pause for the operator goes on at once
+        if isinstance(event, RunStart):
+            runs.append(event.run_id)
+            points.clear()
+        elif isinstance(event, Point) and len(runs) == 2:
+            points.append(event.seq)
+            if len(points) == 15:
+                held.set()
+                release.wait(60)
+
+    undo = window.session.bus.subscribe(hold)
+    window.run_queue()
+    spin(app, lambda: window.queue_model.waiting_for_operator or held.is_set())
+    window.queue_controller.continue_()
+    spin(app, held.is_set)
+    spin(app, lambda: window.vm.dcs.n_points >= 15)
+    window.poll_queue()
+    panel.select(window.queue_model.items[3].id)  # the next plan, as to be moved or edited
+    window.queue_dock.setFloating(True)
+    window.queue_dock.resize(1500, 430)
+    for _ in range(10):
+        window.redraw()
+        app.processEvents()
+    panel.grab().save(str(out / "queue_panel.png"))
+    window.queue_controller.interrupt("screenshots taken")
+    release.set()
+    spin(app, lambda: not window.queue_running)
+    undo()
+    window.queue_dock.setFloating(False)
 
 
 def spin(app, until, timeout_s: float = 120.0) -> None:
@@ -129,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                     window.redraw()
                     app.processEvents()
                 window.panel.widget().grab().save(str(out / "instrument_panel.png"))
+                queue_screenshot(app, window, tmp, out)
                 window.close()
-    print(f"screenshots: {out / 'main_window.png'}, {out / 'instrument_panel.png'}")
+    print(f"screenshots: {out / 'main_window.png'}, {out / 'instrument_panel.png'}, {out / 'queue_panel.png'}")
     return 0
 
 
