@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 try:
@@ -32,6 +33,10 @@ except ImportError:  # pragma: no cover - Windows: no second-runner protection
 from .errors import QueueBusy
 
 __all__ = ["RunnerLock", "lock_path"]
+
+#: a runner that finds the lock taken tries this often, this far apart, before it gives up
+PROBE_TRIES = 25
+PROBE_WAIT_S = 0.02
 
 
 def lock_path(db_path: str | os.PathLike) -> Path:
@@ -55,14 +60,23 @@ class RunnerLock:
     def acquire(self) -> RunnerLock:
         fh = open(self.path, "a+")  # noqa: SIM115 - held open while the runner lives
         if fcntl is not None:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                fh.seek(0)
-                who = _describe(fh.read())
-                fh.close()
-                raise QueueBusy(f"{self.path.with_suffix('')}: another `xbeam queue run` is running this queue "
-                                f"({who}); one runner per queue (`xbeam queue status` shows what it does)") from None
+            # a reader asking who holds the lock (holder(): the GUI's panel every second,
+            # `xbeam queue status`) holds it shared for microseconds: try again for a
+            # moment before calling the queue busy, so a probe never refuses a runner
+            for attempt in range(PROBE_TRIES):
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    if attempt + 1 < PROBE_TRIES:
+                        time.sleep(PROBE_WAIT_S)
+                        continue
+                    fh.seek(0)
+                    who = _describe(fh.read())
+                    fh.close()
+                    raise QueueBusy(f"{self.path.with_suffix('')}: another `xbeam queue run` is running this "
+                                    f"queue ({who}); one runner per queue (`xbeam queue status` shows what it does)"
+                                    ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _utc_now()}))
@@ -94,8 +108,8 @@ def holder(db_path: str | os.PathLike) -> dict | None:
     if fcntl is None or not path.exists():
         return None
     with open(path) as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:  # shared: probes never exclude each other, and a runner retries past one
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
             fh.seek(0)
             try:

@@ -40,3 +40,22 @@ def test_a_sigkilled_runner_leaves_no_lock(tmp_path):
     assert holder(db) is None
     with RunnerLock(db):
         assert holder(db)["pid"] == os.getpid()
+
+
+def test_a_reader_asking_who_holds_the_lock_never_refuses_a_runner(tmp_path):
+    """holder() (the GUI's queue panel every second, `xbeam queue status`) takes the lock
+    shared for an instant; a runner starting in that instant waits it out instead of
+    calling the queue busy with 'holder unknown'."""
+    import fcntl
+    import threading
+
+    from acquisition.queue.lock import lock_path
+
+    db = tmp_path / "q.sqlite"
+    lock_path(db).write_text("")
+    probe = open(lock_path(db))  # noqa: SIM115 - held across the acquire below
+    fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)  # a probe caught in its instant
+    threading.Timer(0.1, probe.close).start()  # ... which ends (wall time: the probe is another thread)
+    with RunnerLock(db) as lock:
+        assert lock.held and holder(db)["pid"] == os.getpid()
+    assert holder(db) is None
