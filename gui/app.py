@@ -7,6 +7,7 @@ command line wires the simulated apparatus in and hands over a connected session
 
 from __future__ import annotations
 
+import gc
 import sys
 
 __all__ = ["run_gui"]
@@ -29,7 +30,6 @@ def run_gui(*, session=None, config=None, clock=None, dry_run=None, plan_path=No
     Returns the CLI's exit codes: 0 (closed; the run, if one ran, succeeded), 2 (the
     plan or the start was refused), 3 (the run failed), 4 (the run was aborted).
     The session is the caller's: it is not closed here."""
-    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
@@ -37,7 +37,28 @@ def run_gui(*, session=None, config=None, clock=None, dry_run=None, plan_path=No
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
         app.setApplicationName("xbeam")
         app.setOrganizationName("xbeam")
+    # Python's cyclic garbage collector runs on whichever thread happens to allocate:
+    # the session's worker, a simulator's client thread.  Collecting a cycle that holds
+    # a Qt object there deletes it off its own thread, which can deadlock Qt.  While the
+    # window is open, collection runs on a timer of the GUI thread instead (pyqtgraph's
+    # GarbageCollector, written for exactly this).
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
     from gui.window import MainWindow
+
+    collector = GarbageCollector(interval=1.0)
+    try:
+        return _run_window(MainWindow, session=session, config=config, clock=clock, dry_run=dry_run,
+                           plan_path=plan_path, start=start, output=output, quit_when_done=quit_when_done,
+                           view_path=view_path, queue_path=queue_path)
+    finally:
+        collector.timer.stop()
+        gc.enable()
+
+
+def _run_window(MainWindow, *, session, config, clock, dry_run, plan_path, start, output, quit_when_done,  # noqa: N803
+                view_path, queue_path) -> int:
+    from PySide6.QtCore import QEventLoop
 
     window = MainWindow(session=session, config=config, clock=clock, dry_run=dry_run, plan_path=plan_path,
                         output=output, view_path=view_path, quit_when_done=quit_when_done, estimate_plan=not start,

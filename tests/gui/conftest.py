@@ -36,6 +36,24 @@ LONG_PLAN = SHORT_PLAN.replace("angles_deg = [25, 30, 60, 90]", "angles_deg = { 
                                "sweeps = 3")
 
 
+@pytest.fixture(autouse=True)
+def _garbage_collected_on_the_gui_thread(qapp):
+    """As in the application (gui.app): the cyclic collector runs on a timer of the GUI
+    thread, never on a simulator's or the session's thread, where deleting a Qt object
+    can deadlock Qt (one hang in ~30 runs of a GUI test file before this).  Garbage of
+    the test before is collected here, on this thread."""
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    gc.collect()
+    collector = GarbageCollector(interval=0.5)
+    yield
+    collector.timer.stop()
+    gc.enable()
+    gc.collect()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _settings_in_tmp(tmp_path_factory):
     from PySide6.QtCore import QSettings

@@ -5,7 +5,6 @@ validation, edits refused for a started item, a second runner refused naming the
 
 Nothing here waits on wall-clock time: every wait is for a state (qtbot.waitUntil)."""
 
-import gc
 import os
 import sqlite3
 import threading
@@ -18,16 +17,6 @@ from acquisition.queue import QueueError, QueueStore, RunnerLock
 from gui.viewmodels.queue import QueueController, QueueModel, open_reader
 from tests.gui.conftest import SHORT_PLAN
 from tests.queue.plans import plan_text
-
-
-@pytest.fixture(autouse=True)
-def _collect_on_the_gui_thread():
-    """The previous test's windows, once Qt has deleted them, leave their Python wrappers
-    in reference cycles; collected on this thread before the simulator's threads start.
-    (Collected later on a simulator thread, a QObject's destructor there waits for the
-    interpreter lock while this thread, deleting another, waits for Qt's lock: seen once
-    in thirty runs as a hang.)"""
-    gc.collect()
 
 
 def click(qtbot, button):

@@ -362,3 +362,29 @@ def test_resume_after_a_device_fault_pause_goes_on_and_the_light_turns_green(qtb
     assert window.last_stop.status == "success"
     qtbot.waitUntil(lambda: light.state == "ok", timeout=10000)
     assert window.vm.dcs.n_points == 4  # every point of the plan, the interrupted one once
+
+
+def test_layout_plot_options_and_recent_runs_are_remembered(qtbot, session, settings, tmp_path):
+    """Closing the window keeps its layout (docks), the sweep mode, the strip-chart window
+    and the run files opened; the next window opens with them.  (The offscreen screen
+    clamps a restored size, so the size itself is not compared.)"""
+    from gui.window import MainWindow
+
+    first = MainWindow(session=session, settings=settings)
+    qtbot.addWidget(first)
+    first.show()
+    first.log_dock.hide()
+    first.plot.set_mode("average")
+    first.strips.set_window("1 h")
+    first._remember_run(str(tmp_path / "night.h5"))
+    first.close()
+
+    second = MainWindow(session=session, settings=settings)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.vm.dcs.mode == "average" and second.plot.average.isChecked()
+    assert second.strips.window_box.currentText() == "1 h"
+    assert second.log_dock.isHidden() and not second.scan_dock.isHidden()
+    assert not settings.value("window/geometry").isEmpty()
+    assert [a.text() for a in second.recent_menu.actions()][:1] == [str(tmp_path / "night.h5")]
+    second.close()
