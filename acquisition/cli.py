@@ -7,7 +7,9 @@ xbeam dry-run PLAN.toml [--apparatus FILE]        the plan in virtual time on th
 xbeam resume RUN.h5 [--apparatus FILE | --sim] [--time-scale K | --virtual]
 xbeam export RUN.h5 [-o FILE.csv] [--force]
 xbeam gui [--sim [--virtual | --time-scale K] | --apparatus FILE] [--plan PLAN.toml [--start] [-o RUN.h5]
-          [--quit-when-done]] [--view RUN.h5]
+          [--quit-when-done]] [--view RUN.h5] [--queue FILE]   the window (docs/gui.md)
+xbeam queue add|list|show|move|remove|edit|clear|config|run|stop|continue|history|status [--queue FILE]
+                                                   the overnight queue (acquisition/cli_queue.py, docs/queue.md)
 
 A mistake (an option, a plan, an apparatus file, a run file, an output path) is refused
 before anything moves or any file is written, with one line naming the option or file,
