@@ -53,8 +53,11 @@ def test_sigkill_queue_run_ten_times_then_complete(tmp_path):
     plans = []
     for i, energies in enumerate(((100, 150), (60, 80), (200, 250), (120, 280), (90, 140), (160, 220))):
         path = tmp_path / f"plan{i}.toml"
+        # four sweeps: enough work that ten kills always land on a running queue (a kill
+        # "anywhere" may come 1.5 s after the start, and virtual time runs ~50 points a
+        # second: with one sweep a run of such kills once let the queue finish first)
         path.write_text(plan_text(sample=f"s{i}", energies=energies, angles=(30, 45, 60, 75, 90, 105, 120),
-                                  dwell_s=40.0, background_dwell_s=20.0))
+                                  sweeps=4, dwell_s=40.0, background_dwell_s=20.0))
         plans.append(path)
     q = ["--queue", str(queue)]
     subprocess.run(xbeam("queue", "add", *map(str, plans[:3]), "--sim", *q), check=True, capture_output=True)
