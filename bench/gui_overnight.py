@@ -4,7 +4,8 @@ Runs, in a child process with the offscreen Qt platform::
 
     xbeam gui --sim --virtual --plan examples/isoflurane_overnight.toml --start -o R.h5 --quit-when-done
 
-and samples the child's resident set size (``/proc/PID/status`` VmRSS, every 20 ms)
+against the same plan by ``xbeam run --sim --virtual`` (no window) as the baseline,
+and samples the window's resident set size (``/proc/PID/status`` VmRSS, every 20 ms)
 while following R.h5 as it grows (a SWMR reader, as the viewer does).  Prints the exit
 code, the points in the file, and the RSS after the first energy, at its largest and
 in the last sample before the window closed.
@@ -105,13 +106,23 @@ def run(plan: Path, out: Path, *, timeout_s: float = 600.0, config_home: Path | 
                   end, stderr)
 
 
+def cli_wall_s(plan: Path, out: Path) -> float:
+    """The baseline: the same plan by ``xbeam run --sim --virtual`` (no window), wall seconds."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "acquisition.cli", "run", str(plan), "--sim", "--virtual", "-q",
+                    "-o", str(out)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", type=Path, default=ROOT / "examples" / "isoflurane_overnight.toml")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        r = run(args.plan, Path(tmp) / "R.h5")
-    print(f"exit code {r.code}; {r.points}/{r.planned} points in the run file; {r.wall_s:.1f} s wall")
+        baseline = cli_wall_s(args.plan, Path(tmp) / "cli.h5")
+        r = run(args.plan, Path(tmp) / "R.h5", config_home=Path(tmp) / "config")
+    print(f"exit code {r.code}; {r.points}/{r.planned} points in the run file; {r.wall_s:.1f} s wall in the window, "
+          f"{baseline:.1f} s by `xbeam run` (ratio {r.wall_s / baseline:.2f})")
     print(f"resident memory: {r.rss_first_energy_mb:.0f} MB after the first energy, {r.rss_max_mb:.0f} MB at most, "
           f"{r.rss_end_mb:.0f} MB at the end: {r.growth_mb:+.1f} MB (target within 100 MB)")
     if r.code != 0:
