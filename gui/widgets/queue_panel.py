@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.widgets.common import COLOURS
-from gui.widgets.scan_control import issue_rows
+from gui.widgets.scan_control import fill_issue_table
 
 __all__ = ["QueuePanel", "STATE_COLOURS"]
 
@@ -424,15 +424,7 @@ class QueuePanel(QWidget):
                 pass
         issues = getattr(error, "issues", None)
         if issues:
-            rows = issue_rows(error)
-            self.issues.setRowCount(len(rows))
-            for r, row in enumerate(rows):
-                for c, text in enumerate(row):
-                    cell = QTableWidgetItem(text)
-                    cell.setToolTip(text)
-                    self.issues.setItem(r, c, cell)
-            self.issues.resizeRowsToContents()
-            n = len(rows)
+            n = len(fill_issue_table(self.issues, error))
             name = os.path.basename(str(getattr(error, "source", "") or source or "the plan"))
             text = f"{n} problem{'s' * (n != 1)} in {name}: {what or 'refused'}"
         else:

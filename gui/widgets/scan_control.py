@@ -47,6 +47,20 @@ def issue_rows(error) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def fill_issue_table(table, error) -> list[tuple[str, str, str, str]]:
+    """Fill a (file, key, value, allowed) table with the issues of ``error`` (none for
+    None); the rows shown.  The scan control's and the queue panel's tables."""
+    rows = issue_rows(error) if error is not None else []
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            item = QTableWidgetItem(text)
+            item.setToolTip(text)
+            table.setItem(r, c, item)
+    table.resizeRowsToContents()
+    return rows
+
+
 class InterlockBanner(QLabel):
     """One line, always visible: interlocks clear (green), SUSPENDED (amber), a
     fault or failure (red), paused (blue)."""
@@ -156,14 +170,7 @@ class ScanControl(QWidget):
     def show_plan(self, path: str | None, error=None) -> None:
         self.plan_label.setText(os.path.basename(path) if path else "no plan loaded")
         self.plan_label.setToolTip(path or "")
-        rows = issue_rows(error) if error is not None else []
-        self.issues.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, text in enumerate(row):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                self.issues.setItem(r, c, item)
-        self.issues.resizeRowsToContents()
+        rows = fill_issue_table(self.issues, error)
         self.issues.setVisible(bool(rows))
         if rows:
             n = len(rows)
