@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from pathlib import Path
 
 try:
@@ -30,7 +29,11 @@ try:
 except ImportError:  # pragma: no cover - Windows: no second-runner protection
     fcntl = None
 
+from foundation.clock import RealClock
+
 from .errors import QueueBusy
+
+_WALL = RealClock()
 
 __all__ = ["RunnerLock", "lock_path"]
 
@@ -69,7 +72,7 @@ class RunnerLock:
                     break
                 except OSError:
                     if attempt + 1 < PROBE_TRIES:
-                        time.sleep(PROBE_WAIT_S)
+                        _WALL.sleep(PROBE_WAIT_S)  # another process's instant: wall time
                         continue
                     fh.seek(0)
                     who = _describe(fh.read())
