@@ -17,7 +17,7 @@ future) only emits :attr:`EventBridge.completed`.
 
 from __future__ import annotations
 
-import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -52,25 +52,34 @@ class EventBridge(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._unsubscribe: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-        self._queue: list = []
+        # a deque: append and popleft are atomic, so the publisher takes no lock
+        # (the engine's thread pays ~0.1 us per event, not a lock's round trip)
+        self._queue: deque = deque()
+        self._signalled = False
 
-    # called on the session's threads: queue, signal if the queue was empty, nothing else
+    # called on the session's threads: queue, signal if no signal is on its way, nothing else
     def _publish(self, event) -> None:
-        with self._lock:
-            self._queue.append(event)
-            if len(self._queue) > 1:  # a signal is on its way already
-                return
+        self._queue.append(event)
+        if self._signalled:
+            return
+        self._signalled = True
         try:
             self.ready.emit()
         except RuntimeError:  # the window (and this QObject) is gone: nobody to tell
             pass
 
     def take(self) -> list:
-        """Every event queued since the last call, in the order published (GUI thread)."""
-        with self._lock:
-            events, self._queue = self._queue, []
-        return events
+        """Every event queued since the last call, in the order published (GUI thread).
+
+        The flag is lowered before the queue is emptied: an event appended after the
+        last one taken always finds it lowered and signals again, so none is stranded."""
+        self._signalled = False
+        events, pop = [], self._queue.popleft
+        try:
+            while True:
+                events.append(pop())
+        except IndexError:
+            return events
 
     def _done(self, what: str, future: Future) -> None:
         try:
