@@ -42,6 +42,7 @@ from typing import Any, Callable
 from acquisition.apparatus import KEEP_READY
 from acquisition.events import Message, Paused, Progress, Resumed, RunStop, Suspended
 from acquisition.runner import RunState
+from acquisition.session import SessionBusy
 
 from .lock import RunnerLock
 from .notify import Notifier
@@ -315,7 +316,9 @@ class QueueRunner:
             else:
                 path.with_name(f".{path.name}.partial").unlink(missing_ok=True)  # a kill during its creation
                 handle = self.session.run_plan(plan, path, fsync=self.fsync, **options)
-        except (StorageError, ConfigError, OSError) as exc:
+        except (StorageError, ConfigError, OSError, SessionBusy) as exc:
+            # SessionBusy: a script started a run of its own on the queue's session between
+            # two items; the item is not run, by the policy, and the queue goes on or stops
             reason = f"the run could not start: {' '.join(str(exc).split())}"
             return self._fault(item, attempt, "failed", reason, policy, path=path, points_done=0)
         stop, error = self._follow(handle)

@@ -236,3 +236,43 @@ def test_status_gives_the_item_and_the_queue_eta(store, fake_session, tmp_path):
     first = next(s for s in seen if s.get("item") == a.id and s.get("done") == 1)
     assert first["total"] == 3 and first["run_file"].endswith(".h5")
     assert first["queue_eta_s"] >= first["item_eta_s"] + 0.9 * b.metadata["estimate_s"]
+
+
+def test_a_run_a_script_started_on_the_queue_session_skips_the_item_by_the_policy(store, fake_session, tmp_path):
+    """A script that starts a run of its own on the queue's session between two items:
+    the queue's next item cannot start (SessionBusy).  Before, the error escaped the
+    queue runner.  Now the item is recorded as failed with the reason, and since the
+    policy's safe state cannot be applied while the script's run owns the apparatus,
+    the queue stops and says so (never hidden)."""
+    store.set_policy(QueuePolicy(on_fault="skip"))
+    a, b = add(store, fake_session, "a"), add(store, fake_session, "b")
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold(event):  # the script's run stays at its first point until the test lets it go
+        if isinstance(event, Point) and not held.is_set():
+            held.set()
+            release.wait(30)
+
+    original = QueueRunner._run_plan
+
+    def script_starts_a_run_before_item_b(self, item):
+        if item.id == b.id and not held.is_set():
+            plan = parse_plan(plan_text(sample="script"), source="script.toml", apparatus=fake_session.config)
+            fake_session.bus.subscribe(hold)
+            self.script_run = fake_session.run_plan(plan, tmp_path / "script.h5")
+            assert held.wait(30)
+        try:
+            return original(self, item)
+        finally:
+            release.set()
+
+    q = runner(store, fake_session, tmp_path)
+    q._run_plan = script_starts_a_run_before_item_b.__get__(q)
+    outcome = q.run()
+    q.script_run.join(30)
+    assert [r.status for r in outcome.items] == ["done", "failed"]
+    reason = store.get(b.id).reason
+    assert "could not start" in reason and "already going" in reason, reason
+    assert store.get(a.id).state == "done"
+    assert outcome.status != "completed" and "SessionBusy" in store.status().get("safe_state", ""), outcome
