@@ -429,8 +429,13 @@ class Apparatus:
         return problems
 
     def filament_down(self) -> float:
-        """The safe state's filament step: ramped to 0 A in the configured steps."""
-        return self.ramp_filament(0.0)
+        """The safe state's filament step: ramped to 0 A in the configured steps, then
+        the supply's output switched off (at 0 A that is no step for the filament; left
+        on, the morning's state read "filament 0.00 A on" and the next heating would
+        start from an output nobody switched on)."""
+        current = self.ramp_filament(0.0)
+        self.filament.output = False
+        return current
 
     def standby_potentials(self) -> dict[str, float]:
         """Electrode -> its standby potential: 0 V, or the configured limit nearest 0 V

@@ -138,3 +138,24 @@ def test_an_address_that_opens_but_never_answers_is_refused_before_anything_move
             assert world.filament_current_A() == 0.0 and not world.goniometer.homed
     finally:
         silent.close()
+
+
+def test_the_end_of_a_night_ramps_the_filament_down_then_switches_its_output_off(rig):
+    from acquisition.apparatus import SHUTDOWN
+
+    clock, world, config, app = rig
+    app.prepare()
+    assert world.filament_output and world.filament_current_A() > 1.0
+    seen = []
+    original = world.set_filament
+
+    def spy(**kwargs):
+        original(**kwargs)
+        seen.append((world.filament_current_A(), world.filament_output))
+
+    world.set_filament = spy
+    assert app.apply_end_state(SHUTDOWN) == []
+    assert not world.filament_output and world.filament_current_A() == 0.0
+    on_steps = [a for a, on in seen if on]
+    assert max(b - a for a, b in zip(on_steps[1:], on_steps)) <= config.beam.filament_step_A + 1e-9  # ramped down
+    assert seen[-1] == (0.0, False)  # switched off only once at 0 A
