@@ -27,6 +27,18 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_utc(text: str) -> datetime | None:
+    """The inverse of :func:`utc_iso`: an ISO 8601 stamp as an aware datetime (a stamp
+    without a zone is UTC); None if it is not one.  The run file's writer and the
+    window's view-models read stamps with this one function, so a live run and its
+    file give the same seconds, bit for bit."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: (minute since the epoch, its text up to the minute "2026-12-01T09:41:") of the last
 #: stamp; one tuple, replaced whole, so that threads stamping at once never mix two

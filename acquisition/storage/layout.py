@@ -191,14 +191,6 @@ def decode(value: Any) -> str:
     return str(value)
 
 
-def parse_utc(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def now_utc() -> str:
     return utc_iso(datetime.now(UTC))
 

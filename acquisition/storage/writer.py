@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from acquisition.events import Gate, Message, Monitor, Paused, Point, Resumed, RunStart, RunStop, Suspended
 from acquisition.reduction import result_columns
+from foundation.clock import parse_utc
 
 from .layout import (
     GATES,
@@ -52,7 +53,6 @@ from .layout import (
     fsync_dir,
     gate_columns,
     now_utc,
-    parse_utc,
     per_point_names,
     point_columns,
     put_row,

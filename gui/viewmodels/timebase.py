@@ -11,20 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-__all__ = ["TimeBase", "parse_utc"]
+from foundation.clock import parse_utc
 
-
-def parse_utc(text: str) -> datetime | None:
-    """An ISO 8601 stamp as an aware datetime (naive stamps are UTC); None if unreadable.
-    The same reading as ``acquisition.storage.layout.parse_utc``, without importing
-    storage (h5py) into the view-models."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+__all__ = ["TimeBase"]
 
 
 class TimeBase:

@@ -95,3 +95,14 @@ def test_fast_utc_text_is_strftimes_text_anywhere_and_in_any_order():
     moments += [1.7e9 + 59.999999, 1.7e9 + 60.0, 1.7e9 + 60.000001, 0.0, 86399.999999]
     for t in moments:  # random order: the per-minute cache must follow every jump
         assert utc_iso_from_epoch(t) == utc_iso(epoch + timedelta(microseconds=round(t * 1e6))), t
+
+
+def test_parse_utc_reads_back_what_utc_iso_writes():
+    from datetime import datetime, timezone
+
+    from foundation.clock import parse_utc, utc_iso
+
+    moment = datetime(2026, 12, 1, 9, 41, 7, 123456, tzinfo=timezone.utc)
+    assert parse_utc(utc_iso(moment)) == moment
+    assert parse_utc("2026-12-01T09:41:07") == moment.replace(microsecond=0)  # no zone: UTC
+    assert parse_utc("not a stamp") is None and parse_utc(None) is None
