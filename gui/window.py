@@ -105,19 +105,6 @@ def _confirm(parent: QWidget, title: str, text: str) -> bool:
     return box.exec() == QMessageBox.Yes
 
 
-def _default_run_path(plan) -> Path:
-    """runs/<UTC>_<sample>.h5, as `xbeam run` names it; never an existing file."""
-    from acquisition.storage import default_run_path
-
-    path = default_run_path(plan)
-    n = 1
-    stem = path.stem
-    while path.exists():
-        n += 1
-        path = path.with_name(f"{stem}-{n}.h5")
-    return path
-
-
 class MainWindow(QMainWindow):
     """See the module docstring.
 
@@ -549,8 +536,9 @@ class MainWindow(QMainWindow):
             self.note("warning", "Start: the queue is running in this window (Stop queue first)")
             return
         from acquisition.apparatus import SAFE
+        from acquisition.storage import default_run_path
 
-        path = self.output if self.output is not None else _default_run_path(self.plan)
+        path = self.output if self.output is not None else default_run_path(self.plan)
         self.vm.control.mark_requested("start")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -507,9 +507,15 @@ def fsync_dir(directory: Path) -> None:
 
 def default_run_path(plan) -> Path:
     """Where a run goes when nobody named its file (``xbeam run`` without ``-o``, the
-    GUI's Start): ``runs/<UTC time>_<sample>.h5`` under the current directory."""
+    GUI's Start): ``runs/<UTC time>_<sample>.h5`` under the current directory, with
+    ``-2``, ``-3``, ... when two runs start in the same second: never an existing file."""
     from datetime import datetime, timezone
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     sample = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(plan.metadata.sample))
-    return Path("runs") / f"{stamp}_{sample}.h5"
+    path = Path("runs") / f"{stamp}_{sample}.h5"
+    n = 1
+    while path.exists():
+        n += 1
+        path = path.with_name(f"{stamp}_{sample}-{n}.h5")
+    return path

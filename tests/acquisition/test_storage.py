@@ -729,3 +729,22 @@ def test_run_recorder_creates_the_file_at_run_start_and_refuses_a_point_first(tm
         recorder(make_point(make_start(), 0, 0, 0, 0))
     with pytest.raises(ValueError):
         RunRecorder()
+
+
+def test_the_default_run_file_name_is_never_an_existing_file(tmp_path, monkeypatch):
+    """Two runs started in the same second (the window's Start twice, `xbeam run` twice)
+    get two names: the second does not collide with the first and is not refused."""
+    from types import SimpleNamespace
+
+    from acquisition.storage import default_run_path
+
+    monkeypatch.chdir(tmp_path)
+    plan = SimpleNamespace(metadata=SimpleNamespace(sample="iso flurane"))
+    first = default_run_path(plan)
+    assert first.parent.name == "runs" and first.name.endswith("_iso_flurane.h5")
+    first.parent.mkdir()
+    first.write_bytes(b"")
+    second = default_run_path(plan)
+    if second.name[:16] == first.name[:16]:  # the same second: a suffix, never the same name
+        assert second.name.endswith("_iso_flurane-2.h5")
+    assert second != first and not second.exists()
