@@ -70,6 +70,14 @@ KEEP_READY = EndState(channeltron_off=False)
 SHUTDOWN = EndState(filament_down=True, electrodes_standby=True)
 
 
+def standby_potentials(config) -> dict[str, float]:
+    """Electrode -> its standby potential: 0 V, or the configured limit nearest 0 V for
+    an electrode whose range excludes it (never a value outside its limits).  The
+    channeltron is not among them (it has its own switch)."""
+    cem = config.detector.channeltron_electrode
+    return {name: min(max(0.0, e.min_V), e.max_V) for name, e in config.electrodes.items() if name != cem}
+
+
 def build_driver(
     model: str,
     address: str,
@@ -401,7 +409,7 @@ class Apparatus:
         steps = []
         if end.channeltron_off:
             steps.append(("channeltron off", self.channeltron_off_now))
-        if getattr(end, "electrodes_standby", False):
+        if end.electrodes_standby:
             steps.append(("electrodes to standby", self.electrodes_to_standby))
         if end.close_gas:
             steps.append(("gas closed", lambda: self.select_gas("closed", 0.0)))
@@ -438,14 +446,7 @@ class Apparatus:
         return current
 
     def standby_potentials(self) -> dict[str, float]:
-        """Electrode -> its standby potential: 0 V, or the configured limit nearest 0 V
-        for an electrode whose range excludes it (never a value outside its limits).
-        The channeltron is not among them (it has its own switch)."""
-        out = {}
-        for name, e in self.config.electrodes.items():
-            if name != self._cem_name:
-                out[name] = min(max(0.0, e.min_V), e.max_V)
-        return out
+        return standby_potentials(self.config)
 
     def electrodes_to_standby(self) -> None:
         """Every electrode but the channeltron ramped to its standby potential, the gun's

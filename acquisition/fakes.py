@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from acquisition.apparatus import GAS_PATHS, MonitorReading
+from acquisition.apparatus import GAS_PATHS, MonitorReading, standby_potentials
+from acquisition.events import ApparatusStatus, ElectrodeReading
 from drivers.keysight_53230a import SubgateCount
 from foundation.clock import Clock
 
@@ -43,6 +44,8 @@ class FakeApparatus:
         self.angle_offset_deg = 0.0  #: where the fake stage stops relative to the target
         self.gas_path: str | None = None
         self.channeltron_is_on = False
+        self.filament_A = 0.0
+        self.electrodes_V: dict[str, float] = {name: 0.0 for name in config.electrodes}
         self.monitor_hook = None  # callable(MonitorReading) -> MonitorReading, to script faults
         self.calls: list[str] = []  # operations in order, for tests of ordering (channeltron first)
         self.record_calls = False
@@ -69,6 +72,7 @@ class FakeApparatus:
         def reached():
             self._log(f"energy {energy_eV:g}")
             self.energy_eV = float(energy_eV)
+            self.electrodes_V.update(self.config.tune.potentials_at(energy_eV))
 
         return [(f"ramp {m}", lambda m=m: ramp(m)) for m in modules] + [("tuned", reached)]
 
@@ -91,6 +95,7 @@ class FakeApparatus:
 
     def ramp_filament(self, current_A: float) -> float:
         self._log(f"filament {current_A:g}")
+        self.filament_A = float(current_A)
         return current_A
 
     def select_gas(self, path: str, settle_s: float | None = None) -> None:
@@ -139,9 +144,31 @@ class FakeApparatus:
                 self.channeltron_off_now()
             except Exception as exc:
                 problems.append(f"channeltron off: {exc}")
+        if end is not None and end.electrodes_standby:
+            self.electrodes_V.update(standby_potentials(self.config))
+            self.energy_eV = None
         if end is None or end.close_gas:
             self.gas_path = "closed"
+        if end is not None and end.filament_down:
+            self.filament_A = 0.0
         return problems
+
+    def standby_potentials(self) -> dict[str, float]:
+        return standby_potentials(self.config)
+
+    def read_status(self) -> tuple[ApparatusStatus, dict[str, str | None]]:
+        """What the panel would show, from the fake's own state; every instrument answers."""
+        cem = self.config.detector.channeltron_electrode
+        volts = {**self.electrodes_V, cem: self.config.detector.channeltron_V if self.channeltron_is_on else 0.0}
+        electrodes = tuple(ElectrodeReading(name, e.module, volts[name], volts[name],
+                                            volts[name] != 0.0 or name == cem and self.channeltron_is_on)
+                           for name, e in self.config.electrodes.items())
+        m = self.read_monitors()
+        angle = self.angle_readback_deg if self.angle_readback_deg is not None else math.nan
+        status = ApparatusStatus(m.t, self.clock.utc(m.t), self.energy_eV, angle, "READY", True, self.gas_path,
+                                 self.filament_A, 0.0, self.filament_A, self.filament_A > 0, electrodes, cem,
+                                 m.beam_current_A, m.chamber_mbar, m.needle_mbar)
+        return status, {name: None for name in self.config.instruments}
 
     def snapshot(self) -> dict:
         return {"fake": {"model": "FakeApparatus", "rate_cps": self.rate_cps}}

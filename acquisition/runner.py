@@ -464,10 +464,7 @@ class Runner:
         tune).  Asks every instrument once, without retries; one that does not answer
         is reported retrying (the next point that works reports it ok) and the run goes
         on: the panel's reading is not worth a pause."""
-        read = getattr(self.apparatus, "read_status", None)
-        if read is None:  # an apparatus without a panel (the engine's fakes)
-            return
-        status, answered = read()
+        status, answered = self.apparatus.read_status()
         for name, error in answered.items():
             if error is not None:
                 self._unhealthy.add(name)

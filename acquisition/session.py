@@ -141,7 +141,7 @@ class Session:
         self._stop_polling = threading.Event()
         self._last_poll_error: str | None = None
         #: the connection state last published of each instrument (from any publisher)
-        self.health: dict[str, tuple[str, str]] = {name: ("ok", "") for name in getattr(apparatus, "drivers", {})}
+        self.health: dict[str, tuple[str, str]] = {name: ("ok", "") for name in apparatus.config.instruments}
         self.bus.subscribe(self._track_health)
         self._poller = None
         if monitor_interval_s is not None:

@@ -238,8 +238,6 @@ class QueueRunner:
 
     def _read_back(self) -> str:
         apparatus = self.session.apparatus
-        if not hasattr(apparatus, "read_status"):
-            return "state not read back (this apparatus cannot report it)"
         try:
             status, answered = self.session.submit(apparatus.read_status).result()
         except Exception as exc:
@@ -248,7 +246,7 @@ class QueueRunner:
         cem = next((e for e in status.electrodes if e.name == status.channeltron), None)
         if cem is not None:
             parts.append(f"channeltron {cem.readback_V:.0f} V {'on' if cem.on else 'off'}")
-        standby = getattr(apparatus, "standby_potentials", dict)()
+        standby = apparatus.standby_potentials()
         others = [e for e in status.electrodes if e.name != status.channeltron]
         if others:
             worst = max(abs(e.readback_V - standby.get(e.name, 0.0)) for e in others)

@@ -276,3 +276,15 @@ def test_a_run_a_script_started_on_the_queue_session_skips_the_item_by_the_polic
     assert "could not start" in reason and "already going" in reason, reason
     assert store.get(a.id).state == "done"
     assert outcome.status != "completed" and "SessionBusy" in store.status().get("safe_state", ""), outcome
+
+
+def test_the_end_of_the_queue_reads_back_the_state_it_reached(store, fake_session, tmp_path):
+    """The safe state is read back from the apparatus, not assumed: the fakes report
+    their state like the apparatus (before, the fake was excused: 'cannot report it')."""
+    add(store, fake_session, "a")
+    outcome = runner(store, fake_session, tmp_path).run()
+    assert outcome.status == "completed" and not outcome.safe_state_problems
+    reached = outcome.safe_state
+    assert "shutdown" in reached and "channeltron 0 V off" in reached, reached
+    assert "electrodes within 0.0 V of standby" in reached and "filament 0.00 A off" in reached, reached
+    assert "gas closed" in reached and "cannot report" not in reached, reached
