@@ -228,39 +228,38 @@ class InstrumentPanel(QScrollArea):
             grid.addWidget(label, row, 1)
         return box
 
+    def _setpoint_row(self, grid: QGridLayout, row: int, label: str, limit: str, op: str, *, decimals: int,
+                      step: float, suffix: str, widest: str, readback: str = "—") -> tuple[GuardedSpinBox, QLabel]:
+        """One guarded setpoint (within ``self.limits[limit]``; Enter asks the session for
+        ``op``) and its readback label, on a row of ``grid``."""
+        lo, hi = self.limits[limit]
+        spin = GuardedSpinBox(lo, hi, decimals=decimals, step=step, suffix=suffix)
+        spin.setObjectName(limit)
+        spin.applied.connect(lambda v: self.requested.emit(op, (v,)))
+        shown = QLabel(readback)
+        _reserve(shown, widest)
+        grid.addWidget(QLabel(label), row, 0)
+        grid.addWidget(spin, row, 1)
+        grid.addWidget(shown, row, 2)
+        self._manual.append(spin)
+        return spin, shown
+
     def _energy_and_beam(self) -> QGroupBox:
         box = QGroupBox("Energy and filament")
         grid = QGridLayout(box)
-        lo, hi = self.limits["energy"]
-        self.energy = GuardedSpinBox(lo, hi, decimals=1, step=1.0, suffix="eV")
-        self.energy.setObjectName("energy")
-        self.energy.applied.connect(lambda v: self.requested.emit("set_energy", (v,)))
-        self.energy_readback = QLabel("tune: —")
-        _reserve(self.energy_readback, "tune: none applied")
-        grid.addWidget(QLabel("Energy"), 0, 0)
-        grid.addWidget(self.energy, 0, 1)
-        grid.addWidget(self.energy_readback, 0, 2)
-        lo, hi = self.limits["filament"]
-        self.filament = GuardedSpinBox(lo, hi, decimals=2, step=0.05, suffix="A")
-        self.filament.setObjectName("filament")
-        self.filament.applied.connect(lambda v: self.requested.emit("ramp_filament", (v,)))
-        self.filament_readback = QLabel("—")
-        _reserve(self.filament_readback, "2.888 A, 8.88 V ON")
-        grid.addWidget(QLabel("Filament"), 1, 0)
-        grid.addWidget(self.filament, 1, 1)
-        grid.addWidget(self.filament_readback, 1, 2)
-        self._manual += [self.energy, self.filament]
+        self.energy, self.energy_readback = self._setpoint_row(
+            grid, 0, "Energy", "energy", "set_energy", decimals=1, step=1.0, suffix="eV",
+            widest="tune: none applied", readback="tune: —")
+        self.filament, self.filament_readback = self._setpoint_row(
+            grid, 1, "Filament", "filament", "ramp_filament", decimals=2, step=0.05, suffix="A",
+            widest="2.888 A, 8.88 V ON")
         return box
 
     def _goniometer(self) -> QGroupBox:
         box = QGroupBox("Goniometer")
         grid = QGridLayout(box)
-        lo, hi = self.limits["angle"]
-        self.angle = GuardedSpinBox(lo, hi, decimals=2, step=1.0, suffix="°")
-        self.angle.setObjectName("angle")
-        self.angle.applied.connect(lambda v: self.requested.emit("move_to", (v,)))
-        self.angle_readback = QLabel("—")
-        _reserve(self.angle_readback, "-188.88 °")
+        self.angle, self.angle_readback = self._setpoint_row(
+            grid, 0, "Angle", "angle", "move_to", decimals=2, step=1.0, suffix="°", widest="-188.88 °")
         self.gonio_state = QLabel("—")
         self.stop = QPushButton("Stop motion")
         self.stop.setObjectName("stop_motion")
@@ -269,15 +268,12 @@ class InstrumentPanel(QScrollArea):
         self.stop.clicked.connect(lambda: self.requested.emit("stop_motion", ()))
         self.home = QPushButton("Home")
         self.home.clicked.connect(lambda: self.requested.emit("home", ()))
-        grid.addWidget(QLabel("Angle"), 0, 0)
-        grid.addWidget(self.angle, 0, 1)
-        grid.addWidget(self.angle_readback, 0, 2)
         grid.addWidget(self.gonio_state, 1, 0, 1, 3)
         row = QHBoxLayout()
         row.addWidget(self.stop)
         row.addWidget(self.home)
         grid.addLayout(row, 2, 0, 1, 3)
-        self._manual += [self.angle, self.home]
+        self._manual.append(self.home)
         self._urgent.append(self.stop)
         return box
 
