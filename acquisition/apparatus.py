@@ -343,14 +343,13 @@ class Apparatus:
             health.setdefault(instrument, None)
             return value
 
-        names = {id(d): n for n, d in self.drivers.items()}
-        monitors = ask(names[id(self.gauges)], self.gauges.pressures, None)
+        # the apparatus file names each role's instrument by the role ("gauges", ...)
+        monitors = ask("gauges", self.gauges.pressures, None)
         chamber, needle = (monitors[0].value_mbar, monitors[1].value_mbar) if monitors else (nan, nan)
-        beam = abs(ask(names[id(self.picoammeter)], self.picoammeter.read_current, nan))
-        fil = names[id(self.filament)]
-        goniometer = names[id(self.goniometer)]
+        beam = abs(ask("picoammeter", self.picoammeter.read_current, nan))
+        fil, goniometer = "filament", "goniometer"
         state = ask(goniometer, self.goniometer.state, None)
-        relays = ask(names[id(self.valves)], self.valves.states, None)
+        relays = ask("valves", self.valves.states, None)
         gl = self.config.gas_line
         gas = None
         if relays is not None:
