@@ -16,7 +16,10 @@ Layout of an apparatus file (``examples/apparatus_lab.toml`` is an annotated one
     [detector]             channeltron_electrode, channeltron_V, dead_time_s, ...
     [beam]                 filament_current_A, filament_voltage_limit_V, ...
     [gas_line]             needle_relay, side_leak_relay, settle_s, gauge channels
-    [gases.<name>]         molar_mass_g_mol, kinetic_diameter_nm, dcs_table
+    [gas_lines.<line>]     optional: the target and reference (argon) lines of the relative
+                           flow method: relays (needle, side, shut, inlet), manometer, volume
+    [gases.<name>]         definition (a gas file) or molar_mass_g_mol + kinetic_diameter_nm;
+                           dcs_table
     [interlocks]           trip / resume thresholds (hysteresis), wait_after_recovery_s
     [effective_volume]     optional: angles_deg, factors
     [simulator]            optional, written by `xbeam sim`: time_scale (its clock)
@@ -44,9 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from acquisition.roles import HV_MODULE, ROLES, models_for, role_what, satisfies
+from acquisition.roles import HV_MODULE, OPTIONAL_ROLES, ROLES, models_for, role_what, satisfies
 from acquisition.tomlcheck import (
     MISSING,
+    REQUIRED,
     ConfigError,
     ConfigIssue,
     Reader,
@@ -99,6 +103,9 @@ MODELS: tuple[str, ...] = tuple(DRIVER_MODELS)
 #: fill it (derived from the role protocols in acquisition.roles; any other
 #: instrument name must be a high-voltage module)
 ROLE_MODELS: dict[str, tuple[str, ...]] = {role: tuple(models_for(protocol)) for role, protocol in ROLES.items()}
+#: the optional roles (``line_gauges``) and their models
+OPTIONAL_ROLE_MODELS: dict[str, tuple[str, ...]] = {
+    role: tuple(models_for(protocol)) for role, protocol in OPTIONAL_ROLES.items()}
 #: the models that can be high-voltage modules
 HV_MODELS: tuple[str, ...] = tuple(models_for(HV_MODULE))
 
@@ -311,6 +318,53 @@ class GasLineConfig:
     needle_gauge_channel: int = 2  #: gauge controller channel of the manometer behind the needle
 
 
+#: the lines the relative flow method knows: the sample's and the reference gas's (argon)
+LINE_NAMES = ("target", "reference")
+#: how a line's leak valve is turned: by the operator (prompted), or by a motor xbeam drives
+LEAK_VALVES = ("manual", "motorised")
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    """One gas line: where its valves and manometer are, and what the rate of rise needs.
+
+    ``needle_relay`` / ``side_relay`` open the line to the gas needle (signal) or the side
+    entrance (the same gas load, background).  With both closed the line flows to the
+    pump through its bypass, so its pressure does not move.  ``shut_relay`` (energised =
+    closed) shuts that bypass too: the line's pressure then rises at the rate of the flow
+    that was passing (the rate-of-rise measurement).  ``inlet_relay`` (energised =
+    closed) isolates the line upstream of its leak valve: what still rises is the base
+    rate (outgassing).  ``volume_cm3`` and ``temperature_K`` turn a rate of rise into a
+    flow; ``gas``: the gas the line holds (None: whatever the plan measures)."""
+
+    name: str
+    needle_relay: int
+    side_relay: int
+    gauge: str = "gauges"  #: instrument holding the line's capacitance manometer
+    gauge_channel: int = 2
+    shut_relay: int | None = None
+    inlet_relay: int | None = None
+    gas: str | None = None
+    volume_cm3: float | None = None
+    temperature_K: float = 296.0
+    leak_valve: str = "manual"  #: "manual" (operator prompted) or "motorised"
+    #: the instrument that turns a motorised valve (no driver yet: declared for the future)
+    leak_valve_instrument: str | None = None
+
+    @property
+    def can_measure_rise(self) -> bool:
+        return self.shut_relay is not None and self.volume_cm3 is not None
+
+    def relays(self) -> dict[str, int]:
+        """Valve role -> relay number, the declared ones only."""
+        out = {"needle": self.needle_relay, "side": self.side_relay}
+        if self.shut_relay is not None:
+            out["shut"] = self.shut_relay
+        if self.inlet_relay is not None:
+            out["inlet"] = self.inlet_relay
+        return out
+
+
 @dataclass(frozen=True)
 class GasConfig:
     """A gas the line can hold: what the relative flow method needs to know of it."""
@@ -319,6 +373,18 @@ class GasConfig:
     molar_mass_g_mol: float
     kinetic_diameter_nm: float
     dcs_table: Path | None = None  #: absolute path of a reference DCS table (CSV)
+    #: the gas definition file (foundation.gas) the numbers came from, if one was named
+    definition: Path | None = None
+    diameter_kind: str | None = None  #: from the definition file: hard-sphere, ...
+
+    def gas(self):
+        """The :class:`foundation.gas.Gas` of a gas given by its definition file (the
+        relative flow method needs its diameter's kind and provenance); None otherwise."""
+        if self.definition is None:
+            return None
+        from foundation.gas import load_gas
+
+        return load_gas(self.definition)
 
 
 @dataclass(frozen=True)
@@ -377,6 +443,16 @@ class ApparatusConfig:
     effective_volume: EffectiveVolume | None
     text: str
     simulator: SimulatorConfig | None = None  #: set in files written by ``xbeam sim``
+    #: line name -> its config; always holds "target" (from [gas_line] when
+    #: [gas_lines] is absent); "reference" only where declared
+    gas_lines: dict[str, LineConfig] = field(default_factory=dict)
+
+    def line_for(self, gas: str) -> LineConfig:
+        """The line holding ``gas``: the one declaring it, else the target line."""
+        for line in self.gas_lines.values():
+            if line.gas == gas:
+                return line
+        return self.gas_lines["target"]
 
     def instrument(self, role: str) -> InstrumentConfig:
         """The instrument with that role (``"goniometer"``) or name."""
@@ -406,6 +482,7 @@ class ApparatusConfig:
             "gases": {n: plain_data(vars(g)) for n, g in self.gases.items()},
             "interlocks": plain_data(vars(self.interlocks)),
             "effective_volume": None if self.effective_volume is None else plain_data(vars(self.effective_volume)),
+            "gas_lines": {n: plain_data(vars(line)) for n, line in self.gas_lines.items()},
         } | ({} if self.simulator is None else {"simulator": plain_data(vars(self.simulator))})
 
 
@@ -452,6 +529,7 @@ def parse_apparatus(
     beam = _beam(root, instruments)
     gas_line = _gas_line(root, instruments)
     gases = _gases(root, base, check_paths)
+    gas_lines = _gas_lines(root, instruments, gas_line, gases)
     interlocks = _interlocks(root)
     effective_volume = _effective_volume(root)
     simulator = _simulator(root)
@@ -469,6 +547,7 @@ def parse_apparatus(
         effective_volume=effective_volume,
         text=text,
         simulator=simulator,
+        gas_lines=gas_lines,
     )
     log.debug(
         "apparatus %s: %d instruments, %d electrodes, %d tune rows",
@@ -502,14 +581,20 @@ def _instruments(root: Table) -> dict[str, InstrumentConfig]:
                 f"the {role!r} instrument must be of {_models_text(models)} ({what}; this model has no "
                 f"{', '.join(lacks)})",
             )
+    for role, models in OPTIONAL_ROLE_MODELS.items():
+        if role in out and out[role].model not in models:
+            section.reader.error(section.key(role) + ".model", out[role].model,
+                                 f"the {role!r} instrument must be of {_models_text(models)} "
+                                 f"({role_what(OPTIONAL_ROLES[role]).lower()})")
     hv = _models_text(HV_MODELS)
+    known = {**ROLE_MODELS, **OPTIONAL_ROLE_MODELS}
     for name, inst in out.items():
-        if name not in ROLE_MODELS and not is_hv_model(inst.model):
-            hint = suggestion(name, ROLE_MODELS)
+        if name not in known and not is_hv_model(inst.model):
+            hint = suggestion(name, known)
             section.reader.error(
                 section.key(name),
                 section.data[name],
-                f"unknown instrument role; {hint}roles: {one_of(ROLE_MODELS)}; any other name must be a "
+                f"unknown instrument role; {hint}roles: {one_of(known)}; any other name must be a "
                 f"high-voltage module ({hv})",
             )
     if section.data and not any(is_hv_model(i.model) for i in out.values()):
@@ -794,11 +879,15 @@ def _gases(root: Table, base: Path, check_paths: bool = True) -> dict[str, GasCo
     if section is None:
         return {}
     out = {}
-    for name, t in section.subtables("a gas: molar_mass_g_mol, kinetic_diameter_nm").items():
-        t.reject_unknown(keys_of(GasConfig))
-        mass = t.number("molar_mass_g_mol", gt=1, lt=2000, what="g/mol")
+    for name, t in section.subtables("a gas: definition, or molar_mass_g_mol and kinetic_diameter_nm").items():
+        t.reject_unknown(keys_of(GasConfig, exclude=("name", "diameter_kind")))
+        definition = _gas_definition(t, base, check_paths)
+        given = definition is not None and definition is not MISSING
+        named = definition is not None  # a broken definition file has been reported already
+        mass = t.number("molar_mass_g_mol", gt=1, lt=2000, what="g/mol", default=None if named else REQUIRED)
         # kinetic diameters of gases are 0.2-1 nm; 3.4 means Angstrom was written
-        diameter = t.number("kinetic_diameter_nm", gt=0.1, lt=2, what="nm, e.g. 0.340 for argon")
+        diameter = t.number("kinetic_diameter_nm", gt=0.1, lt=2, what="nm, e.g. 0.340 for argon",
+                            default=None if named else REQUIRED)
         table = t.string("dcs_table", default=default_of(GasConfig, "dcs_table"), what="path of a DCS CSV file")
         path = None
         if table is not None:
@@ -810,10 +899,109 @@ def _gases(root: Table, base: Path, check_paths: bool = True) -> dict[str, GasCo
                     f"no such file {str(path)!r} (relative paths are relative to the apparatus file)",
                 )
                 continue
+        kind = None
+        if given:
+            gas, file = definition
+            for key, value, own in (("molar_mass_g_mol", mass, gas.molar_mass_g_mol),
+                                    ("kinetic_diameter_nm", diameter, gas.diameter_A / 10)):
+                if value is not None and abs(value - own) > 1e-9 * own:
+                    t.error(key, value, f"must agree with the definition file {str(file)!r} ({show(own)}), "
+                                        "or be left out")
+            mass, diameter, kind = gas.molar_mass_g_mol, gas.diameter_A / 10, gas.diameter_kind
+            path = path or gas.dcs_table
+            definition = file
+        elif definition is MISSING:  # a broken definition file: reported already
+            continue
         if mass is not None and diameter is not None:
-            out[name] = GasConfig(name, mass, diameter, path)
+            out[name] = GasConfig(name, mass, diameter, path, definition if given else None, kind)
     if not section.data:
         root.error("gases", {}, "at least one gas is required")
+    return out
+
+
+def _gas_definition(t: Table, base: Path, check_paths: bool):
+    """``definition = FILE`` of a gas: (Gas, path); None when absent; MISSING (with the
+    problem reported) when the file is absent or invalid."""
+    from foundation.gas import GasFileError, load_gas
+
+    written = t.string("definition", default=None, what="path of a gas definition file (.toml)")
+    if written is None:
+        return MISSING if t.has("definition") else None
+    path = (base / written).resolve()
+    if not path.is_file():
+        if check_paths:
+            t.error("definition", written, f"no such file {str(path)!r} (relative paths are relative to the "
+                                           "apparatus file)")
+        return MISSING
+    try:
+        return load_gas(path), path
+    except GasFileError as exc:
+        problems = "; ".join(line.removeprefix(f"{path}: ") for line in exc.lines)
+        t.error("definition", written, f"not a valid gas definition: {problems}")
+        return MISSING
+
+
+def _gas_lines(root: Table, instruments: dict[str, InstrumentConfig], gas_line: GasLineConfig | None,
+               gases: dict[str, GasConfig]) -> dict[str, LineConfig]:
+    """``[gas_lines.<line>]``; without it, the target line is ``[gas_line]``'s relays."""
+    section = root.table("gas_lines", what="one table per gas line (target, reference)", required=False)
+    out: dict[str, LineConfig] = {}
+    if section is None:
+        if gas_line is not None:
+            out["target"] = LineConfig("target", gas_line.needle_relay, gas_line.side_leak_relay,
+                                       gauge_channel=gas_line.needle_gauge_channel)
+        return out
+    valves = instruments.get("valves")
+    count = (valves.option("relay_count", _option_default(valves.model, "relay_count", _DEFAULT_RELAY_COUNT))
+             if valves else _DEFAULT_RELAY_COUNT)
+    relay_what = f"relay of the 'valves' module ({count} relays)"
+    gauges = [n for n in instruments if n in ("gauges", *OPTIONAL_ROLE_MODELS)]
+    used: dict[int, str] = {}
+    for name, t in section.subtables("a gas line: needle_relay, side_relay, gauge, ...").items():
+        if name not in LINE_NAMES:
+            section.error(name, t.data, f"unknown gas line; {suggestion(name, LINE_NAMES)}allowed: {one_of(LINE_NAMES)}")
+            continue
+        t.reject_unknown(keys_of(LineConfig, exclude=("name",)))
+        relays = {}
+        for key in ("needle_relay", "side_relay", "shut_relay", "inlet_relay"):
+            required = key in ("needle_relay", "side_relay")
+            value = t.integer(key, ge=0, lt=count, what=relay_what, **({} if required else {"default": None}))
+            if value is not None and value in used:
+                t.error(key, value, f"already the {used[value]}; each valve needs its own relay")
+                value = None
+            elif value is not None:
+                used[value] = f"{key.removesuffix('_relay')} valve of the {name} line"
+            relays[key] = value
+        gauge = t.string("gauge", default="gauges", choices=tuple(gauges) or ("gauges",))
+        channel = t.integer("gauge_channel", default=default_of(LineConfig, "gauge_channel"), ge=1, le=2,
+                            what="TPG 362 channel")
+        if gauge == "gauges" and gas_line is not None and channel == gas_line.chamber_gauge_channel:
+            t.error("gauge_channel", channel, f"is the chamber gauge (gas_line.chamber_gauge_channel = {channel})")
+            channel = None
+        gas = t.string("gas", default=None, choices=tuple(gases) or None)
+        volume = t.number("volume_cm3", default=None, gt=0, what="cm^3, the line's volume behind the needle")
+        temperature = t.number("temperature_K", default=default_of(LineConfig, "temperature_K"), gt=200, lt=400,
+                               what="K")
+        leak = t.string("leak_valve", default="manual", choices=LEAK_VALVES)
+        motor = t.string("leak_valve_instrument", default=None)
+        if leak == "motorised" and motor is None:
+            t.error("leak_valve_instrument", MISSING, "required for a motorised leak valve (the instrument "
+                                                      "that turns it)")
+        if relays["shut_relay"] is not None and volume is None:
+            t.error("volume_cm3", MISSING, "required with shut_relay: a rate of rise becomes a flow only "
+                                           "with the line's volume")
+        if None in (relays["needle_relay"], relays["side_relay"], gauge, channel, temperature, leak):
+            continue
+        out[name] = LineConfig(name, relays["needle_relay"], relays["side_relay"], gauge, channel,
+                               relays["shut_relay"], relays["inlet_relay"], gas, volume, temperature, leak, motor)
+    if section.data and "target" not in section.data:
+        section.error("target", MISSING, "required: the line of the sample gas")
+    if gas_line is not None and "target" in out:
+        target = out["target"]
+        if (target.needle_relay, target.side_relay) != (gas_line.needle_relay, gas_line.side_leak_relay):
+            section.error("target", {"needle_relay": target.needle_relay, "side_relay": target.side_relay},
+                       f"must use the relays of [gas_line] (needle_relay = {gas_line.needle_relay}, "
+                       f"side_leak_relay = {gas_line.side_leak_relay})")
     return out
 
 

@@ -17,6 +17,7 @@ from drivers import MODELS, driver_class
 
 __all__ = [
     "HV_MODULE",
+    "OPTIONAL_ROLES",
     "ROLES",
     "Counter",
     "FilamentSupply",
@@ -110,6 +111,11 @@ ROLES: dict[str, type] = {
     "counter": Counter,
     "picoammeter": Picoammeter,
     "valves": ValveRelays,
+}
+#: roles an apparatus may fill: a second gauge controller for the manometer of the
+#: reference gas line (the relative flow method; a TPG 362 has two channels)
+OPTIONAL_ROLES: dict[str, type] = {
+    "line_gauges": GaugeController,
 }
 #: the protocol of every instrument that is not one of the roles
 HV_MODULE = HVModule
