@@ -12,7 +12,7 @@ state.  Nothing here knows about scans; the engine decides what to do and when.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -25,7 +25,11 @@ __all__ = ["KEEP_READY", "SAFE", "SHUTDOWN", "Apparatus", "ApparatusUnreachable"
 
 log = logging.getLogger(__name__)
 
-GAS_PATHS = ("needle", "side_leak", "closed")
+#: where a gas line sends its gas: the needle (signal), the side entrance (the same gas
+#: load, background), closed (away from the chamber through the line's bypass to the
+#: pump: its pressure stays), shut (the bypass shut too: the pressure rises at the rate
+#: of the flow that was passing), sealed (shut and the inlet closed: the base rate)
+GAS_PATHS = ("needle", "side_leak", "closed", "shut", "sealed")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,22 @@ def standby_potentials(config) -> dict[str, float]:
     channeltron is not among them (it has its own switch)."""
     cem = config.detector.channeltron_electrode
     return {name: min(max(0.0, e.min_V), e.max_V) for name, e in config.electrodes.items() if name != cem}
+
+
+def path_from_relays(line, relays) -> str | None:
+    """The path a line's relay states mean (None: an impossible mix, needle and side
+    open together)."""
+    def on(relay):
+        return relay is not None and relay < len(relays) and bool(relays[relay])
+
+    needle, side = on(line.needle_relay), on(line.side_relay)
+    if needle and side:
+        return None
+    if needle or side:
+        return "needle" if needle else "side_leak"
+    if on(line.shut_relay):
+        return "sealed" if on(line.inlet_relay) else "shut"
+    return "closed"
 
 
 def build_driver(
@@ -167,7 +187,10 @@ class Apparatus:
         self.energy_eV: float | None = None
         self.angle_deg: float | None = None  #: the nominal angle the analyzer was last sent to
         self.angle_readback_deg: float | None = None  #: where the controller said it stopped
-        self.gas_path: str | None = None
+        #: line -> the path it was last sent to (None: unknown, as after connecting)
+        self.gas_paths: dict[str, str | None] = {name: None for name in config.gas_lines}
+        #: the gauge controllers by instrument name (the lines' manometers may sit on either)
+        self._gauge_drivers = {name: drivers[name] for name in ("gauges", "line_gauges") if name in drivers}
         det = config.detector
         self._cem_name = det.channeltron_electrode
         self._cem_module = self.hv_modules[config.electrodes[self._cem_name].module]
@@ -269,22 +292,66 @@ class Apparatus:
         return self.filament.ramp_current_to(current_A, step_A=beam.filament_step_A,
                                              step_delay_s=beam.filament_step_delay_s)
 
-    def select_gas(self, path: str, settle_s: float | None = None) -> None:
-        """Route the gas through the needle, the side leak, or close both; then wait.
+    @property
+    def gas_path(self) -> str | None:
+        """The target line's path (the only line of a DCS run)."""
+        return self.gas_paths.get("target")
 
-        The valve being closed is switched first, so the two paths are never open
-        together (that would double the gas load for a moment).
-        """
-        if path not in GAS_PATHS:
-            raise ValueError(f"gas path {path!r}: allowed {', '.join(GAS_PATHS)}")
-        gl = self.config.gas_line
-        want = {gl.needle_relay: path == "needle", gl.side_leak_relay: path == "side_leak"}
-        for relay, on in sorted(want.items(), key=lambda kv: kv[1]):  # offs first
+    def select_gas(self, path: str, settle_s: float | None = None, *, line: str = "target") -> None:
+        """Route one line's gas (:data:`GAS_PATHS`) and wait; see :meth:`route_gas`."""
+        self.route_gas({line: path}, settle_s)
+
+    def route_gas(self, paths: Mapping[str, str], settle_s: float | None = None) -> None:
+        """Route each named line (``{"target": "needle", "reference": "side_leak"}``),
+        then wait ``settle_s`` (default: the gas line's) and for the chamber pressure.
+
+        Every valve that closes switches before any that opens, so two paths of a line
+        are never open together (that would double its gas load for a moment).  A
+        path a line has no valve for (``shut`` without a shut relay) is refused before
+        any valve moves."""
+        lines = self.config.gas_lines
+        closing: list[tuple[int, bool]] = []
+        opening: list[tuple[int, bool]] = []
+        for name, path in paths.items():
+            if path not in GAS_PATHS:
+                raise ValueError(f"gas path {path!r}: allowed {', '.join(GAS_PATHS)}")
+            if name not in lines:
+                raise ValueError(f"gas line {name!r}: the apparatus has {', '.join(lines)}")
+            line = lines[name]
+            if path in ("shut", "sealed") and line.shut_relay is None:
+                raise ValueError(f"gas line {name!r} has no shut_relay: it cannot be shut for a rate of rise")
+            if path == "sealed" and line.inlet_relay is None:
+                raise ValueError(f"gas line {name!r} has no inlet_relay: it cannot be sealed for a base rate")
+            # (relay, energised): needle and side open when energised, shut and inlet close
+            for relay, on, closes in (
+                (line.needle_relay, path == "needle", path != "needle"),
+                (line.side_relay, path == "side_leak", path != "side_leak"),
+                (line.shut_relay, path in ("shut", "sealed"), path in ("shut", "sealed")),
+                (line.inlet_relay, path == "sealed", path == "sealed"),
+            ):
+                if relay is not None:
+                    (closing if closes else opening).append((relay, on))
+        for name in paths:
+            self.gas_paths[name] = None  # unknown until every valve has switched
+        for relay, on in closing + opening:
             (self.valves.relay_on if on else self.valves.relay_off)(relay)
-        self.gas_path = path
+        self.gas_paths.update(paths)
+        gl = self.config.gas_line
         self.clock.sleep(gl.settle_s if settle_s is None else settle_s)
         if settle_s != 0.0:
             self.wait_pressure_settled()
+
+    def read_line_pressure(self, line: str) -> float:
+        """The line's capacitance manometer (mbar)."""
+        cfg = self.config.gas_lines[line]
+        return float(self._gauge_drivers[cfg.gauge].pressure(cfg.gauge_channel).value_mbar)
+
+    def needle_line(self) -> str:
+        """The line whose gas goes through the needle now (the target line if none)."""
+        for name, path in self.gas_paths.items():
+            if path == "needle":
+                return name
+        return "target"
 
     def wait_pressure_settled(self, *, tolerance: float = 0.02, interval_s: float = 1.0, max_wait_s: float = 60.0) -> bool:
         """After a valve change: wait until two chamber readings ``interval_s`` apart
@@ -307,9 +374,17 @@ class Apparatus:
         return False
 
     def read_monitors(self) -> MonitorReading:
-        chamber, needle = self.gauges.pressures()  # PRX: channel 1 chamber, channel 2 needle line
+        """Beam current, chamber pressure and the pressure behind the needle: the
+        manometer of the line whose gas goes through it (one PRX query when that is the
+        target line on the gauge controller's second channel, as in a DCS run)."""
+        chamber, target = self.gauges.pressures()  # PRX: channel 1 chamber, channel 2 target line
+        line = self.config.gas_lines.get(self.needle_line())
+        if line is None or (line.gauge == "gauges" and line.gauge_channel == 2):
+            needle = target.value_mbar
+        else:
+            needle = self.read_line_pressure(line.name)
         beam = abs(self.picoammeter.read_current())
-        return MonitorReading(self.clock.now(), beam, chamber.value_mbar, needle.value_mbar)
+        return MonitorReading(self.clock.now(), beam, chamber.value_mbar, needle)
 
     def set_electrode(self, name: str, volts: float) -> None:
         """One electrode to ``volts``, ramped at its own rate and within its configured
@@ -350,12 +425,8 @@ class Apparatus:
         fil, goniometer = "filament", "goniometer"
         state = ask(goniometer, self.goniometer.state, None)
         relays = ask("valves", self.valves.states, None)
-        gl = self.config.gas_line
-        gas = None
-        if relays is not None:
-            needle_open, side_open = relays[gl.needle_relay], relays[gl.side_leak_relay]
-            gas = "closed" if not (needle_open or side_open) else None if needle_open and side_open else (
-                "needle" if needle_open else "side_leak")
+        target = self.config.gas_lines.get("target")
+        gas = path_from_relays(target, relays) if relays is not None and target is not None else None
         electrodes = []
         for name, e in self.config.electrodes.items():
             module = self.hv_modules[e.module]
@@ -411,7 +482,8 @@ class Apparatus:
         if end.electrodes_standby:
             steps.append(("electrodes to standby", self.electrodes_to_standby))
         if end.close_gas:
-            steps.append(("gas closed", lambda: self.select_gas("closed", 0.0)))
+            # every line away from the chamber and none left shut (a shut line keeps rising)
+            steps.append(("gas closed", lambda: self.route_gas({n: "closed" for n in self.config.gas_lines}, 0.0)))
         if end.filament_down:
             steps.append(("filament down", self.filament_down))
         from drivers.errors import TransientError

@@ -42,7 +42,7 @@ class FakeApparatus:
         self.angle_deg: float | None = None
         self.angle_readback_deg: float | None = None
         self.angle_offset_deg = 0.0  #: where the fake stage stops relative to the target
-        self.gas_path: str | None = None
+        self.gas_paths: dict[str, str | None] = {"target": None}
         self.channeltron_is_on = False
         self.filament_A = 0.0
         self.electrodes_V: dict[str, float] = {name: 0.0 for name in config.electrodes}
@@ -98,11 +98,19 @@ class FakeApparatus:
         self.filament_A = float(current_A)
         return current_A
 
-    def select_gas(self, path: str, settle_s: float | None = None) -> None:
+    @property
+    def gas_path(self) -> str | None:
+        return self.gas_paths.get("target")
+
+    @gas_path.setter
+    def gas_path(self, path: str | None) -> None:
+        self.gas_paths["target"] = path
+
+    def select_gas(self, path: str, settle_s: float | None = None, *, line: str = "target") -> None:
         if path not in GAS_PATHS:
             raise ValueError(path)
-        self._log(f"gas {path}")
-        self.gas_path = path
+        self._log(f"gas {path}" if line == "target" else f"gas {line} {path}")
+        self.gas_paths[line] = path
         self.clock.sleep(self.config.gas_line.settle_s if settle_s is None else settle_s)
 
     def read_monitors(self) -> MonitorReading:
