@@ -27,9 +27,12 @@ __all__ = [
     "DcsPointResult",
     "DcsReducer",
     "effective_volume_factors",
+    "path_factor",
     "DetectorModel",
     "ReducedPoint",
     "RESULT_TYPES",
+    "RfmPointResult",
+    "grid_fields",
     "ResultColumn",
     "reduce_dcs_point",
     "result_columns",
@@ -55,13 +58,46 @@ class DcsPointResult:
     background_corrected_cps: float = quantity("1/s", "dead-time-corrected background rate, at the signal's beam and pressure")
     net_rate_cps: float = quantity("1/s", "signal minus background, at the signal gate's beam and pressure")
     net_rate_var: float = quantity("1/s^2", "variance of net_rate_cps (Poisson, through the dead-time correction)")
-    rel_dcs: float = quantity("arb", "relative DCS: net rate per nA per mbar times the effective-volume factor")
+    rel_dcs: float = quantity("arb", "relative DCS: net rate per nA per mbar times sin(angle) times the "
+                                     "effective-volume factor")
     rel_dcs_err: float = quantity("arb", "statistical error of rel_dcs")
-    effective_volume_factor: float = quantity("1", "per-angle effective-volume correction applied")
+    effective_volume_factor: float = quantity("1", "per-angle effective-volume correction applied (the "
+                                                   "small-angle deviation; 1 where none is known)")
+    path_factor: float = quantity("1", "sin(angle): the 1/sin(angle) path length of the electron beam through "
+                                       "the gas, divided out")
+
+
+@dataclass(slots=True)
+class RfmPointResult:
+    """One intensity of the relative flow method: a gas through the needle at one angle
+    (the other gas through the side entrance), its background with both gases through
+    the side entrance.  The intensity is the dead-time-corrected net rate per nA of
+    beam and is never divided by a pressure: the flow, measured by the rate of rise,
+    carries the density (PHYSICS.md §1, §3)."""
+
+    cycle: float = quantity("1", "RFM cycle (0-based)")
+    gas_index: float = quantity("1", "0: the target gas through the needle; 1: the reference gas")
+    signal_rate_cps: float = quantity("1/s", "raw signal rate: counts / counted time")
+    background_rate_cps: float = quantity("1/s", "raw background rate")
+    signal_loss: float = quantity("1", "dead-time loss fraction of the signal gate")
+    background_loss: float = quantity("1", "dead-time loss fraction of the background gate")
+    signal_corrected_cps: float = quantity("1/s", "dead-time-corrected signal rate")
+    background_corrected_cps: float = quantity("1/s", "dead-time-corrected background rate, at the signal's beam")
+    net_rate_cps: float = quantity("1/s", "signal minus background, at the signal gate's beam")
+    net_rate_var: float = quantity("1/s^2", "variance of net_rate_cps")
+    intensity_cps_per_nA: float = quantity("1/(s nA)", "net rate per nA of beam (dead time corrected on each gate)")
+    intensity_err: float = quantity("1/(s nA)", "statistical error of intensity_cps_per_nA")
+    line_pressure_mbar: float = quantity("mbar", "the needle line's manometer during the signal gate")
 
 
 #: the typed result of one point, by run kind (storage lays out a run's columns from it)
-RESULT_TYPES: dict[str, type] = {"dcs": DcsPointResult}
+RESULT_TYPES: dict[str, type] = {"dcs": DcsPointResult, "volume": DcsPointResult, "rfm": RfmPointResult}
+#: the result fields a run kind's default plot (/entry/rel_dcs) shows: value, error
+GRID_FIELDS: dict[str, tuple[str, str]] = {"rfm": ("intensity_cps_per_nA", "intensity_err")}
+
+
+def grid_fields(kind: str) -> tuple[str, str]:
+    return GRID_FIELDS.get(kind, ("rel_dcs", "rel_dcs_err"))
 
 
 class ResultColumn(NamedTuple):
@@ -110,6 +146,7 @@ def reduce_dcs_point(
     detector: DetectorModel,
     *,
     effective_volume_factor: float = 1.0,
+    path_factor: float = 1.0,
     borrowed_background: tuple[float, float] | None = None,
 ) -> ReducedPoint:
     """Reduce one point (see the module docstring).
@@ -142,7 +179,7 @@ def reduce_dcs_point(
     b_at_signal, b_at_signal_var = b_norm / per_cps, b_norm_var / per_cps**2
     if b_rate is None:
         b_rate, b_loss = b_at_signal, math.nan
-    factor = effective_volume_factor
+    factor = effective_volume_factor * path_factor
     result = DcsPointResult(
         signal_rate_cps=s_raw,
         background_rate_cps=b_raw,
@@ -154,7 +191,8 @@ def reduce_dcs_point(
         net_rate_var=s_var + b_at_signal_var,
         rel_dcs=net * factor,
         rel_dcs_err=math.sqrt(net_var) * factor,
-        effective_volume_factor=factor,
+        effective_volume_factor=effective_volume_factor,
+        path_factor=path_factor,
     )
     return ReducedPoint(result, flags, own)
 
@@ -188,11 +226,20 @@ class DcsReducer:
         if background is None and self.background_subtracted:
             borrowed = self._last_background.get(key, (math.nan, math.nan))
         reduced = reduce_dcs_point(signal, background, self.detector,
-                                   effective_volume_factor=self.factors[angle_deg], borrowed_background=borrowed)
+                                   effective_volume_factor=self.factors[angle_deg],
+                                   path_factor=path_factor(angle_deg), borrowed_background=borrowed)
         if reduced.background_norm is not None:
             self._last_background[key] = reduced.background_norm
             self._last_raw_rates[key] = (reduced.result.signal_rate_cps, reduced.result.background_rate_cps)
         return reduced
+
+
+def path_factor(angle_deg: float) -> float:
+    """``sin(angle)``: the electron beam crosses the gas along a path ``1/sin(angle)``
+    long as seen by the analyzer, so the rate is multiplied by this to give a relative
+    DCS.  The effective-volume factors then correct only what departs from it (the
+    small-angle growth of the viewed volume: PHYSICS.md §4, ``C ~ 1/V``)."""
+    return abs(math.sin(math.radians(angle_deg)))
 
 
 def effective_volume_factors(angles_deg, table_angles_deg=None, table_factors=None) -> dict[float, float]:
