@@ -32,6 +32,7 @@ __all__ = [
     "InstrumentHealth",
     "ElectrodeReading",
     "ApparatusStatus",
+    "PressureRise",
     "HEALTH_STATES",
     "instrument_of",
     "Event",
@@ -254,8 +255,31 @@ class ApparatusStatus:
     needle_mbar: float
 
 
+@dataclass(frozen=True)
+class PressureRise:
+    """One rate-of-rise record of a gas line (the relative flow method's flow
+    measurement): the line's manometer sampled after its outlet was shut (``kind``
+    "rise": the flow that was passing fills the line) or after it was sealed, inlet
+    closed too ("base": outgassing only).  Raw: the analysis fits it."""
+
+    t: float  #: clock time of the first sample
+    utc: str
+    key: tuple  #: ("rise", cycle, energy_index, gas_index) of the procedure item
+    cycle: int
+    energy_index: int
+    gas_index: int  #: 0 the target gas, 1 the reference gas
+    kind: str  #: "rise" or "base"
+    line: str  #: "target" or "reference"
+    gas: str
+    times_s: tuple[float, ...]  #: since the first sample
+    pressures_mbar: tuple[float, ...]
+    volume_cm3: float
+    temperature_K: float
+    steady_mbar: float  #: the line's pressure before it was shut
+
+
 Event = (RunStart | Point | Monitor | Suspended | Resumed | Paused | Message | Progress | RunStop
-         | InstrumentHealth | ApparatusStatus)
+         | InstrumentHealth | ApparatusStatus | PressureRise)
 
 
 @dataclass

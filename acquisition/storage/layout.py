@@ -49,7 +49,7 @@ import h5py
 import numpy as np
 
 from acquisition.events import PointFlag, RunStart
-from acquisition.reduction import RESULT_TYPES, DcsPointResult, result_columns
+from acquisition.reduction import RESULT_TYPES, DcsPointResult, grid_fields, result_columns
 from foundation.clock import utc_iso
 
 log = logging.getLogger(__name__)
@@ -418,6 +418,11 @@ def build_layout(f: h5py.File, start: RunStart, file_name: str | None = None) ->
     appendable(events, "kind", str_dtype(KIND_LEN), None, "suspended|resumed|paused|message|recovered|stop|...", "")
     appendable(events, "text", str_dtype(TEXT_LEN), None, "what happened", "")
 
+    if start.kind == "rfm":
+        from .rises import build_rise_layout
+
+        build_rise_layout(entry)
+
     shape = (max(start.sweeps, 1), len(start.energies_eV), len(start.angles_deg))
     grid = entry.create_group("rel_dcs")
     grid.attrs["NX_class"] = "NXdata"
@@ -470,6 +475,9 @@ def trim_to_committed(f: h5py.File, n: int) -> None:
         # offsets of rows without sub-gates can lie at the end; never cut below them
         points[f"{g}_subgate_counts"].resize((end,))
     entry["points_done"][()] = n
+    from .rises import trim_rises
+
+    trim_rises(entry)
     logs = [entry["instrument"][name] for name in MONITOR_LOGS]
     m = min(min(g["time"].shape[0], g["value"].shape[0]) for g in logs)
     for g in logs:
@@ -484,8 +492,10 @@ def trim_to_committed(f: h5py.File, n: int) -> None:
     errors = np.full(grid["data_errors"].shape, np.nan)
     s, e, a = (points[k][:n] for k in ("sweep", "energy_index", "angle_index"))
     ok = (s >= 0) & (s < data.shape[0]) & (e >= 0) & (e < data.shape[1]) & (a >= 0) & (a < data.shape[2])
-    data[s[ok], e[ok], a[ok]] = points["rel_dcs"][:n][ok]
-    errors[s[ok], e[ok], a[ok]] = points["rel_dcs_err"][:n][ok]
+    kind = decode(entry["run_kind"][()]) if "run_kind" in entry else "dcs"
+    value, error = grid_fields(kind)
+    data[s[ok], e[ok], a[ok]] = points[value][:n][ok]
+    errors[s[ok], e[ok], a[ok]] = points[error][:n][ok]
     grid["data"][...] = data
     grid["data_errors"][...] = errors
 

@@ -26,6 +26,7 @@ try:  # POSIX: is a writer (or another process) holding the file?
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
+from . import rises
 from .layout import (
     FILE_VERSION,
     GATES,
@@ -76,20 +77,44 @@ class RunData:
     sessions: int = 1
     file_version: int = FILE_VERSION
     kind: str = "dcs"  #: the procedure that wrote the run (files without run_kind are DCS runs)
+    #: RFM runs: one entry per rate-of-rise record (acquisition.storage.rises.RISE_COLUMNS)
+    rises: dict[str, np.ndarray] = field(default_factory=dict)
+    #: RFM runs: every record's samples end to end: "time" (s since its first), "pressure" (mbar)
+    rise_samples: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_rises(self) -> int:
+        return len(self.rises.get("record", ()))
+
+    def rise(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(time s, pressure mbar) of rate-of-rise record row ``i``."""
+        off = int(self.rises["sample_offset"][i])
+        n = int(self.rises["sample_length"][i])
+        return self.rise_samples["time"][off:off + n], self.rise_samples["pressure"][off:off + n]
+
+    def done_rise_keys(self) -> set[tuple]:
+        """("rise", cycle, energy_index, gas_index) of every procedure item whose rate of
+        rise is complete (its "rise" record is in the file; the base record comes first)."""
+        r = self.rises
+        if not r:
+            return set()
+        return {("rise", int(c), int(e), int(g))
+                for c, e, g, k in zip(r["cycle"], r["energy_index"], r["gas_index"], r["kind"]) if k == "rise"}
 
     @property
     def n_points(self) -> int:
         return len(self.points["seq"]) if "seq" in self.points else 0
 
-    def done_keys(self) -> set[tuple[int, int, int]]:
-        """(sweep, energy_index, angle_index) of every point already in the file."""
+    def done_keys(self) -> set[tuple]:
+        """(sweep, energy_index, angle_index) of every point already in the file, and
+        the keys of an RFM run's complete rate-of-rise items (:meth:`done_rise_keys`)."""
         return set(
             zip(
                 self.points["sweep"].tolist(),
                 self.points["energy_index"].tolist(),
                 self.points["angle_index"].tolist(),
             )
-        )
+        ) | self.done_rise_keys()
 
     def subgate_counts(self, i: int, gate: str = "signal") -> np.ndarray:
         """Sub-gate counts of point row ``i`` (empty if the gate is absent)."""
@@ -300,7 +325,7 @@ class _RunEntry:
         self.events = {name: entry["event_log"][name] for name in _LOG_FIELDS}
         self._growing = [
             entry["points_done"], entry["status"], *(self.points[n] for n in self.per_point), *self.flat.values(),
-            *(ds for pair in self.logs.values() for ds in pair), *self.events.values(),
+            *(ds for pair in self.logs.values() for ds in pair), *self.events.values(), *rises.growing(entry),
         ]
 
     def refresh(self) -> None:
@@ -358,6 +383,7 @@ def read_run(path: str | os.PathLike) -> RunData:
         monitors, _ = run.monitor_rows(0)
         events, _ = run.log_rows(0)
         grid = entry["rel_dcs"]
+        rise_records, rise_samples = rises.read_rises(entry)
         return RunData(
             path=path,
             run_id=decode(entry["run_id"][()]),
@@ -386,6 +412,8 @@ def read_run(path: str | os.PathLike) -> RunData:
             sessions=int(entry["sessions"][()]),
             file_version=FILE_VERSION,
             kind=decode(entry["run_kind"][()]) if "run_kind" in entry else "dcs",
+            rises=rise_records,
+            rise_samples=rise_samples,
         )
 
 

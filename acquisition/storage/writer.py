@@ -32,8 +32,19 @@ try:  # POSIX: an advisory lock tells resume() that a writer is still alive
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-from acquisition.events import Gate, Message, Monitor, Paused, Point, Resumed, RunStart, RunStop, Suspended
-from acquisition.reduction import result_columns
+from acquisition.events import (
+    Gate,
+    Message,
+    Monitor,
+    Paused,
+    Point,
+    PressureRise,
+    Resumed,
+    RunStart,
+    RunStop,
+    Suspended,
+)
+from acquisition.reduction import grid_fields, result_columns
 from foundation.clock import parse_utc
 
 from .layout import (
@@ -113,6 +124,7 @@ class RunWriter:
         self._result_fields = tuple(c.name for c in result_columns(result_type))
         self._subgates = {g: self._points[f"{g}_subgate_counts"] for g in GATES}
         self._grid = entry["rel_dcs"]
+        self._grid_fields = grid_fields(kind)
         # dataset handles looked up once: group lookups cost as much as the writes
         self._logs = {
             name: (entry["instrument"][name]["time"], entry["instrument"][name]["value"]) for name in MONITOR_LOGS
@@ -129,6 +141,9 @@ class RunWriter:
             )
         )
         self._last_log: tuple[float, str, str, str] | None = None
+        from .rises import GROUP, RiseWriter
+
+        self._rises = RiseWriter(entry, self._session, self._sync) if GROUP in entry else None
         self._lock = _hold_writer_lock(self.path)
 
     # ---- construction
@@ -222,6 +237,8 @@ class RunWriter:
             self.write_point(event)
         elif isinstance(event, Monitor):
             self.write_monitor(event)
+        elif isinstance(event, PressureRise):
+            self.write_rise(event)
         elif isinstance(event, Suspended):
             where = "" if event.point is None else f" at (sweep, energy_index, angle_index) = {event.point}"
             self.write_log("suspended", event.t, event.utc, event.reason + where)
@@ -274,6 +291,15 @@ class RunWriter:
         self._entry["points_done"][()] = self._n
         self._sync()
         self._done.add(key)
+
+    def write_rise(self, rise: PressureRise) -> None:
+        """Append one rate-of-rise record (RFM runs), flushed and committed like a point."""
+        self._check_open()
+        if self._rises is None:
+            raise StorageError(f"{self.path}: a {rise.kind} record, but this run's file has no rate_of_rise "
+                               "group (only RFM runs have one)")
+        self._drain_monitors()
+        self._rises.write(rise)
 
     def write_monitor(self, m: Monitor) -> None:
         """Queue a slow-monitor reading for the three NXlog time logs.
@@ -417,8 +443,9 @@ class RunWriter:
         if not all(0 <= i < n for i, n in zip((s, e, a), data.shape)):
             log.warning("point %s outside the rel_dcs grid %s: kept in points only", (s, e, a), data.shape)
             return
-        data[s, e, a] = getattr(p.derived, "rel_dcs", float("nan"))
-        self._grid["data_errors"][s, e, a] = getattr(p.derived, "rel_dcs_err", float("nan"))
+        value, error = self._grid_fields
+        data[s, e, a] = getattr(p.derived, value, float("nan"))
+        self._grid["data_errors"][s, e, a] = getattr(p.derived, error, float("nan"))
 
 
 def _hold_writer_lock(path: Path):
