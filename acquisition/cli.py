@@ -74,6 +74,7 @@ def _typed_errors() -> dict[type[BaseException], int]:
     apparatus, and its exit code.  Anything else is a bug of xbeam and keeps its
     traceback: it is not caught (no ``except Exception`` here)."""
     from acquisition.apparatus import ApparatusUnreachable
+    from acquisition.procedures.rfm import NoOperator
     from acquisition.session import SessionBusy
     from acquisition.storage import StorageError
     from acquisition.tomlcheck import ConfigError
@@ -83,6 +84,7 @@ def _typed_errors() -> dict[type[BaseException], int]:
 
     return {
         Refused: EXIT_BAD_INPUT,  # carries its own code
+        NoOperator: EXIT_BAD_INPUT,
         ConfigError: EXIT_BAD_INPUT,
         DcsTableError: EXIT_BAD_INPUT,
         StorageError: EXIT_BAD_INPUT,
@@ -102,9 +104,41 @@ def _world_config(args):
     from simulators.world import WorldConfig
 
     kwargs = {"seed": getattr(args, "seed", None)}
+    if getattr(args, "target_gas", None):
+        kwargs["target_gas"] = _target_gas(args.target_gas)
     if getattr(args, "target_dcs", None):
         kwargs["target_dcs"] = args.target_dcs
     return WorldConfig(**kwargs)
+
+
+def _target_gas(path: str):
+    """The gas definition file of --target-gas (refused as one line per problem)."""
+    from foundation.gas import GasFileError, load_gas
+
+    if not Path(path).is_file():
+        raise Refused(f"--target-gas {path}: no such file (a gas definition, e.g. examples/gases/isoflurane.toml)")
+    try:
+        gas = load_gas(path)
+    except GasFileError as exc:
+        raise Refused(f"--target-gas {path}: {exc}") from None
+    if gas.dcs_table is None:
+        raise Refused(f"--target-gas {path}: has no dcs_table; the simulator needs the gas's DCS to scatter from it")
+    return gas
+
+
+def _sim_operator(sim):
+    """The simulator's operator, who turns its manual leak valves (RFM runs)."""
+    from simulators.operator import SimulatedOperator
+
+    return SimulatedOperator(sim.world)
+
+
+def _operator(args):
+    """Who sets the line pressures of an RFM run: the simulator's operator with --sim,
+    else the person at this terminal."""
+    from acquisition.operator import PromptOperator
+
+    return getattr(args, "operator", None) or PromptOperator()
 
 
 def _start_sim(clock: Clock, args, stack: ExitStack, base_port: int = 0):
@@ -123,8 +157,9 @@ def _apparatus(args, stack: ExitStack, stored=None):
     if args.sim:
         clock = _clock_from(args)
         sim = _start_sim(clock, args, stack)
+        args.operator = _sim_operator(sim)
         return parse_apparatus(sim.apparatus_toml(), source=SIM_SOURCE), clock
-    for option in ("seed", "target_dcs"):
+    for option in ("seed", "target_dcs", "target_gas"):
         if getattr(args, option, None) is not None:
             flag = "--" + option.replace("_", "-")
             raise Refused(f"{flag} {getattr(args, option)}: only for the simulator --sim starts in this process "
@@ -334,7 +369,7 @@ def _follow(handle, clock: Clock) -> RunStop:
             signal.signal(sig, handler)
 
 
-def _session(config, clock: Clock, monitor_interval_s: float | None = None):
+def _session(config, clock: Clock, monitor_interval_s: float | None = None, operator=None):
     """Connect and identify every instrument (nothing moves or heats); an unreachable
     one is refused naming the apparatus file as well as each instrument.  A command-line
     run has no idle poller (it publishes the monitors itself); the window has one."""
@@ -342,7 +377,7 @@ def _session(config, clock: Clock, monitor_interval_s: float | None = None):
     from acquisition.session import Session
 
     try:
-        return Session.connect(config, clock, monitor_interval_s=monitor_interval_s)
+        return Session.connect(config, clock, monitor_interval_s=monitor_interval_s, operator=operator)
     except ApparatusUnreachable as exc:
         hint = " (is that `xbeam sim` still running?)" if config.simulator is not None else ""
         raise Refused(f"{config.source}{hint}: {exc}", EXIT_UNAVAILABLE) from exc
@@ -431,7 +466,8 @@ def cmd_run(args) -> int:
         plan = load_plan(args.plan, apparatus=config)  # rejected here, before anything moves
         path = Path(args.output) if args.output else default_run_path(plan)
         _check_new_run_file(path)
-        session = stack.enter_context(_session(config, clock))  # connects and identifies: nothing moves yet
+        # connects and identifies: nothing moves yet
+        session = stack.enter_context(_session(config, clock, operator=_operator(args)))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -454,7 +490,8 @@ def cmd_resume(args) -> int:
         config, clock = _apparatus(args, stack, stored=existing)
         # the stored plan must fit this apparatus before the file or the apparatus is touched
         parse_plan(existing.plan_text, source=f"<plan stored in {args.run}>", apparatus=config)
-        session = stack.enter_context(_session(config, clock))  # an unreachable apparatus: the file untouched
+        # an unreachable apparatus is refused here: the file untouched
+        session = stack.enter_context(_session(config, clock, operator=_operator(args)))
         print(f"xbeam resume: {args.run}: {len(existing.done_keys())} of {existing.planned_points} points "
               "already measured", file=sys.stderr)
         handle = session.resume_run(args.run, also=(ProgressBar(quiet=args.quiet, speed=clock.speed),))
@@ -462,7 +499,8 @@ def cmd_resume(args) -> int:
 
 
 def dry_run_estimate(plan_path: str | Path, *, seed: int | None = None, target_dcs: str | None = None,
-                     apparatus: str | None = None, on_start: Callable[[], None] | None = None):
+                     apparatus: str | None = None, on_start: Callable[[], None] | None = None,
+                     target_gas: str | None = None):
     """Run the plan in virtual time on a simulated apparatus of its own; its
     :class:`~acquisition.session.DryRunEstimate`.  With ``apparatus`` (a file) the plan
     is also checked against that apparatus's limits first.  A bad plan raises
@@ -476,7 +514,7 @@ def dry_run_estimate(plan_path: str | Path, *, seed: int | None = None, target_d
     clock = make_clock(virtual=True)
     if apparatus:
         load_plan(plan_path, apparatus=load_apparatus(apparatus))  # validate against the real limits
-    options = types.SimpleNamespace(seed=seed, target_dcs=target_dcs)
+    options = types.SimpleNamespace(seed=seed, target_dcs=target_dcs, target_gas=target_gas)
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         sim = _start_sim(clock, options, stack)
         config = parse_apparatus(sim.apparatus_toml(), source=SIM_SOURCE)
@@ -484,7 +522,7 @@ def dry_run_estimate(plan_path: str | Path, *, seed: int | None = None, target_d
         path = Path(tmp) / "dry-run.h5"
         summary = DryRunSummary()
         wall0 = time.perf_counter()
-        with _session(config, clock) as session:
+        with _session(config, clock, operator=_sim_operator(sim)) as session:
             t0 = clock.now()
             handle = session.run_plan(plan, path, also=(summary,))
             if on_start is not None:
@@ -498,7 +536,7 @@ def dry_run_estimate(plan_path: str | Path, *, seed: int | None = None, target_d
 
 def cmd_dry_run(args) -> int:
     estimate = dry_run_estimate(args.plan, seed=args.seed, target_dcs=args.target_dcs, apparatus=args.apparatus,
-                                on_start=lambda: setattr(args, "started", True))
+                                on_start=lambda: setattr(args, "started", True), target_gas=args.target_gas)
     print(f"plan: {args.plan}")
     print(f"points: {estimate.points} (status {estimate.status}: {estimate.reason})")
     print(f"duration: {_hms(estimate.duration_s)} of beam time (simulated in {estimate.wall_s:.1f} s)")
@@ -663,8 +701,12 @@ def build_parser() -> argparse.ArgumentParser:
     def simulator_options(sp, only=""):
         sp.add_argument("--seed", type=_integer(0, None, "random seed of the simulated world"), metavar="N",
                         help=f"random seed of the simulated world{only}")
+        sp.add_argument("--target-gas", metavar="FILE.toml",
+                        help="gas definition of the target line (molar mass, diameter, DCS table; "
+                             f"examples/gases/isoflurane.toml is the default){only}")
         sp.add_argument("--target-dcs", metavar="FILE",
-                        help=f"DCS table of the target gas, CSV angle_deg,energy_eV,dcs (1e-20 m^2/sr){only}")
+                        help=f"DCS table of the target gas, CSV angle_deg,energy_eV,dcs (1e-20 m^2/sr), instead of "
+                             f"the gas file's{only}")
 
     def apparatus_options(sp):
         g = sp.add_mutually_exclusive_group()

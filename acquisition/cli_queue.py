@@ -431,7 +431,8 @@ def cmd_run(args) -> int:
                     raise cli.Refused(f"{' '.join(str(exc).split())}; `xbeam queue edit {item.id} --plan FILE` or "
                                   f"`xbeam queue remove {item.id}`") from None
         store.remember_apparatus({"sim": True} if args.sim else {"file": str(Path(args.apparatus).resolve())})
-        session = stack.enter_context(cli._session(config, clock))
+        # an unattended queue has no person for the leak valves: only --sim's operator
+        session = stack.enter_context(cli._session(config, clock, operator=getattr(args, "operator", None)))
         args.started = True
 
         def say(text: str) -> None:

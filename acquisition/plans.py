@@ -15,6 +15,16 @@ Layout (``examples/isoflurane_overnight.toml`` is an annotated one)::
     [counting]    dwell_s (+ background_dwell_s) OR target_precision + max_time_s; subgate_s
     [background]  mode = "every" | "every_nth" (with n) | "none"
     [settle]      energy_s, angle_s, gas_s
+    kind          "dcs" (default) | "volume" | "rfm": which procedure runs the plan
+    [rfm]         only for kind = "rfm": reference_gas, target_pressure_mbar,
+                  pressure_tolerance, line_settle_s, rise_s, base_s, sample_s
+
+Run kinds: ``dcs`` is the relative-DCS scan of the plan's gas.  ``volume`` is the
+effective-volume run: the same scan of the reference gas (argon) through the needle,
+with no effective-volume factor applied (its ratio to a reference DCS *is* the factor).
+``rfm`` is the relative flow method: per energy and cycle (``sweeps``), the target gas
+and the reference gas each through the needle at equal mean free paths, the intensity
+at each of ``angles_deg``, then the line's flow by rate of rise.
 
 Execution order (:meth:`Plan.points`), ``order = "energy-major"``: for each sweep, for
 each energy in the order given, every angle.  One run through the angles at one
@@ -174,6 +184,27 @@ class SettleConfig:
     gas_s: float = 5.0
 
 
+#: the procedures a plan may ask for (acquisition.procedures.PROCEDURES)
+KINDS = ("dcs", "volume", "rfm")
+
+
+@dataclass(frozen=True)
+class RfmConfig:
+    """The relative flow method's settings (``[rfm]`` of a plan of kind "rfm").
+
+    The reference pressure follows from equal mean free paths:
+    ``p_ref = p_target (d_target / d_ref)^2`` with the diameters of the two gas
+    definition files (:func:`foundation.mean_free_path.equal_mfp_pressures`)."""
+
+    target_pressure_mbar: float
+    reference_gas: str = "argon"
+    pressure_tolerance: float = 0.02  #: relative: how close the operator must set a line
+    line_settle_s: float = 30.0  #: wait after routing before a line counts as steady
+    rise_s: float = 60.0  #: length of a rate-of-rise record
+    base_s: float = 30.0  #: length of a base-rate record (inlet closed too)
+    sample_s: float = 1.0  #: manometer sampling interval of both records
+
+
 @dataclass(frozen=True)
 class Plan:
     """A validated plan; ``text`` is the file as read (for the run file)."""
@@ -185,6 +216,8 @@ class Plan:
     background: BackgroundConfig
     settle: SettleConfig
     text: str
+    kind: str = "dcs"  #: the procedure that runs it (KINDS)
+    rfm: RfmConfig | None = None  #: only for kind "rfm"
 
     def angle_order(self, sweep: int, energy_index: int) -> list[int]:
         """Angle indices in the order the pass (sweep, energy_index) measures them."""
@@ -268,7 +301,8 @@ class Plan:
             "background": plain_data(vars(self.background)),
             "settle": plain_data(vars(self.settle)),
             "n_points": self.n_points,
-        }
+            "kind": self.kind,
+        } | ({} if self.rfm is None else {"rfm": plain_data(vars(self.rfm))})
 
 
 # ====================================================================== parsing
@@ -295,10 +329,17 @@ def parse_plan(text: str, source: str = "<string>", apparatus: ApparatusConfig |
     counting = _counting(root)
     background = _background(root)
     settle = _settle(root)
+    kind = root.string("kind", default="dcs", choices=KINDS)
+    rfm = _rfm(root, kind)
+    if kind == "rfm" and background is not None and background.mode != "every":
+        root.error("background", root.data.get("background"), "a plan of kind 'rfm' measures a background with "
+                                                                "every intensity: leave [background] out")
     if apparatus is not None:
         _check_against(root, apparatus, scan, angles_table, counting)
+        if kind in ("volume", "rfm") and scan is not None:
+            _check_absolute(root, apparatus, kind, scan, rfm)
     reader.raise_if_errors()
-    plan = Plan(source, metadata, scan, counting, background, settle, text)
+    plan = Plan(source, metadata, scan, counting, background, settle, text, kind, rfm)
     log.debug("plan %s: %d points", source, plan.n_points)
     return plan
 
@@ -441,6 +482,95 @@ def _settle(root: Table) -> SettleConfig | None:
     if None in (energy, angle, gas):
         return None
     return SettleConfig(energy, angle, gas)
+
+
+def _rfm(root: Table, kind: str | None) -> RfmConfig | None:
+    t = root.table("rfm", keys_of(RfmConfig), required=kind == "rfm")
+    if t is None:
+        return None
+    if kind != "rfm":
+        root.error("rfm", t.data, f"only for a plan of kind = 'rfm' (this one is {kind!r})")
+        return None
+    pressure = t.number("target_pressure_mbar", gt=0, what="mbar, the target line's pressure behind the needle")
+    reference = t.string("reference_gas", default=default_of(RfmConfig, "reference_gas"),
+                         what="a gas of the apparatus file")
+    tolerance = t.number("pressure_tolerance", default=default_of(RfmConfig, "pressure_tolerance"), gt=0, lt=0.2,
+                         what="relative, e.g. 0.02")
+    settle = t.number("line_settle_s", default=default_of(RfmConfig, "line_settle_s"), ge=0, what="seconds")
+    rise = t.number("rise_s", default=default_of(RfmConfig, "rise_s"), gt=0, what="seconds")
+    base = t.number("base_s", default=default_of(RfmConfig, "base_s"), gt=0, what="seconds")
+    sample = t.number("sample_s", default=default_of(RfmConfig, "sample_s"), gt=0, what="seconds")
+    for name, length in (("rise_s", rise), ("base_s", base)):
+        if length is not None and sample is not None and length < 5 * sample:
+            t.error(name, length, f"must hold at least 5 samples of sample_s = {show(sample)} s (a fit needs them)")
+            return None
+    if None in (pressure, reference, tolerance, settle, rise, base, sample):
+        return None
+    return RfmConfig(pressure, reference, tolerance, settle, rise, base, sample)
+
+
+def rfm_pressures(plan: Plan, apparatus: ApparatusConfig) -> tuple[float, float, float]:
+    """``(p_target, p_reference)`` in mbar at equal mean free paths, and the mean free
+    path (m), from the two gases' definition files; ValueError if they cannot be
+    compared (no definition file, diameters of different kinds)."""
+    from foundation.mean_free_path import equal_mfp_pressures, mean_free_path
+
+    gases = []
+    for name in (plan.scan.gas, plan.rfm.reference_gas):
+        gas = apparatus.gases[name].gas()
+        if gas is None:
+            raise ValueError(f"gas {name!r} has no definition file in the apparatus file (gases.{name}.definition): "
+                             "the relative flow method needs its diameter's kind and provenance")
+        gases.append(gas)
+    target, reference = gases
+    temperature = apparatus.gas_lines["target"].temperature_K
+    mfp = float(mean_free_path(plan.rfm.target_pressure_mbar * 100.0, target.diameter_m, temperature))
+    p_target, p_reference = equal_mfp_pressures(target, reference, mfp, temperature)
+    return p_target / 100.0, p_reference / 100.0, mfp
+
+
+def _check_absolute(root: Table, apparatus: ApparatusConfig, kind: str, scan: ScanConfig,
+                    rfm: RfmConfig | None) -> None:
+    """What a volume or RFM plan needs of the apparatus: the lines, their valves, the gas
+    definitions, pressures within the gas-line interlock."""
+    where = f"(apparatus {apparatus.source})"
+    reader = root.reader
+    lines = apparatus.gas_lines
+    if kind == "volume":
+        return  # argon through whichever line holds it (line_for); nothing else is needed
+    if rfm is None or scan.gas not in apparatus.gases or rfm.reference_gas not in apparatus.gases:
+        if rfm is not None and rfm.reference_gas not in apparatus.gases:
+            reader.error("rfm.reference_gas", rfm.reference_gas,
+                         f"unknown gas; must be one of {one_of(apparatus.gases)} {where}")
+        return
+    if rfm.reference_gas == scan.gas:
+        reader.error("rfm.reference_gas", rfm.reference_gas, f"must differ from scan.gas = {scan.gas!r}")
+        return
+    if "reference" not in lines:
+        reader.error("kind", "rfm", f"needs a reference gas line: [gas_lines.reference] {where}")
+        return
+    for name in ("target", "reference"):
+        line = lines[name]
+        if not line.can_measure_rise:
+            reader.error("kind", "rfm", f"needs gas_lines.{name}.shut_relay and volume_cm3 (the rate of rise) {where}")
+        if line.leak_valve == "motorised":
+            reader.error("kind", "rfm", f"gas_lines.{name}.leak_valve = 'motorised': xbeam has no driver for a "
+                                        f"motorised leak valve yet; declare it 'manual' {where}")
+    if lines["reference"].gas not in (None, rfm.reference_gas):
+        reader.error("rfm.reference_gas", rfm.reference_gas,
+                     f"the reference line holds {lines['reference'].gas!r} {where}")
+    plan = Plan("", None, scan, None, None, None, "", kind, rfm)
+    try:
+        p_target, p_reference, _ = rfm_pressures(plan, apparatus)
+    except ValueError as exc:
+        reader.error("rfm.reference_gas", rfm.reference_gas, f"{exc} {where}")
+        return
+    limit = apparatus.interlocks.needle_resume_mbar if apparatus.interlocks else math.inf
+    for name, gas, p in (("target", scan.gas, p_target), ("reference", rfm.reference_gas, p_reference)):
+        if p >= limit:
+            reader.error("rfm.target_pressure_mbar", rfm.target_pressure_mbar,
+                         f"puts the {name} line ({gas}) at {p:.3g} mbar at equal mean free paths, at or above "
+                         f"the gas-line interlock's resume level {limit:g} mbar {where}; choose a lower pressure")
 
 
 def _check_against(

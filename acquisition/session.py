@@ -39,7 +39,7 @@ from typing import Any
 
 from acquisition.apparatus import SAFE, EndState
 from acquisition.events import ApparatusStatus, EventBus, InstrumentHealth, Message, Monitor, Point, RunStop
-from acquisition.procedures import DcsScan
+from acquisition.procedures import procedure_for
 from acquisition.runner import Procedure, Runner, RunState
 from drivers.errors import InstrumentError
 from foundation.clock import Clock
@@ -124,10 +124,15 @@ class Session:
         bus: EventBus | None = None,
         monitor_interval_s: float | None = 2.0,
         own_apparatus: bool = True,
+        operator=None,
     ) -> None:
         """``monitor_interval_s``: wall seconds between monitor readings while idle
-        (None: no poller).  ``own_apparatus``: :meth:`close` closes the apparatus."""
+        (None: no poller).  ``own_apparatus``: :meth:`close` closes the apparatus.
+        ``operator`` (:class:`acquisition.operator.Operator`): who sets the line
+        pressures of an RFM run (the command line's prompt, the window's dialog, the
+        simulator's operator); runs that need one are refused without."""
         self.apparatus = apparatus
+        self.operator = operator
         self.config = apparatus.config
         self.clock = clock or apparatus.clock
         self.bus = bus or EventBus()
@@ -341,8 +346,17 @@ class Session:
         path = Path(path)
         if path.exists():
             raise StorageError(f"{path}: run file exists; choose another name or resume it")
-        return self.start(DcsScan(plan, self.config), recorder=RunRecorder(path, fsync=fsync), path=path,
+        procedure = self._procedure(plan)
+        return self.start(procedure, recorder=RunRecorder(path, fsync=fsync), path=path,
                           also=also, end_state=end_state, **runner_options)
+
+    def _procedure(self, plan):
+        if plan.kind == "rfm" and self.operator is None:
+            from acquisition.procedures.rfm import NoOperator
+
+            raise NoOperator(f"{plan.source}: an RFM plan needs an operator to set the line pressures; this session "
+                             "has none")
+        return procedure_for(plan, self.config, operator=self.operator)
 
     def resume_run(self, path: str | Path, *, end_state: EndState = SAFE, also: tuple[Callable, ...] = (),
                    **runner_options) -> RunHandle:
@@ -356,12 +370,13 @@ class Session:
         path = Path(path)
         stored = read_run(path)
         plan = parse_plan(stored.plan_text, source=f"<plan stored in {path}>", apparatus=self.config)
+        procedure = self._procedure(plan)  # refused before the file is touched
         writer, data = RunWriter.resume(path)
         seq = data.points.get("seq", ())
         options = {"run_id": data.run_id, "done": data.done_keys(), "resumed": True,
                    "seq_start": int(max(seq)) + 1 if len(seq) else 0, **runner_options}
         try:
-            return self.start(DcsScan(plan, self.config), recorder=RunRecorder(writer=writer), path=path,
+            return self.start(procedure, recorder=RunRecorder(writer=writer), path=path,
                               also=also, end_state=end_state, **options)
         except BaseException:
             writer.close()

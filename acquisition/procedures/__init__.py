@@ -8,13 +8,25 @@ effective volume, relative flow, lens tuning) is a new module here and an entry 
 :data:`acquisition.reduction.RESULT_TYPES`; the runner does not change.
 
 * :mod:`.dcs`: the relative-DCS angular scan of a plan (:class:`~.dcs.DcsScan`).
+* :mod:`.volume`: the argon effective-volume run (:class:`~.volume.VolumeScan`).
+* :mod:`.rfm`: the relative flow method (:class:`~.rfm.RfmScan`).
 """
 
 from __future__ import annotations
 
 from .dcs import DcsScan
+from .rfm import RfmScan
+from .volume import VolumeScan
 
 #: run kind -> procedure class
-PROCEDURES = {DcsScan.kind: DcsScan}
+PROCEDURES = {cls.kind: cls for cls in (DcsScan, VolumeScan, RfmScan)}
 
-__all__ = ["PROCEDURES", "DcsScan"]
+
+def procedure_for(plan, config, *, operator=None):
+    """The procedure that runs ``plan`` (its ``kind``) on the apparatus ``config``;
+    ``operator`` sets what xbeam cannot (the leak valves of an RFM run)."""
+    cls = PROCEDURES[plan.kind]
+    return cls(plan, config, operator) if cls is RfmScan else cls(plan, config)
+
+
+__all__ = ["PROCEDURES", "DcsScan", "RfmScan", "VolumeScan", "procedure_for"]

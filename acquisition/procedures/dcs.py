@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import partial
 from typing import Any, ClassVar
 
 from acquisition import counting
@@ -25,13 +26,17 @@ class DcsScan:
     """Runs a :class:`~acquisition.plans.Plan` on the apparatus it was validated for."""
 
     kind: ClassVar[str] = "dcs"
+    #: the apparatus file's effective-volume factors are applied (not in the run that measures them)
+    applies_effective_volume: ClassVar[bool] = True
 
     def __init__(self, plan, config) -> None:
         self.plan = plan
         self.config = config
-        ev = config.effective_volume
+        ev = config.effective_volume if self.applies_effective_volume else None
         # one factor per planned angle, interpolated once (ValueError now if outside the table)
         factors = effective_volume_factors(plan.scan.angles_deg, *((ev.angles_deg, ev.factors) if ev else ()))
+        #: the gas line holding the plan's gas (the target line unless another declares it)
+        self.line = config.line_for(plan.scan.gas).name
         self.reducer = DcsReducer(DetectorModel.from_config(config.detector), factors,
                                   background_subtracted=plan.background.mode != "none")
         # the longer of the plan's and the gas line's settle time (plans.SettleConfig)
@@ -61,12 +66,13 @@ class DcsScan:
         kinds = ["signal"]
         if pp.measure_background:
             # whichever path is open now goes first: one valve change per point, not two
-            kinds = ["background", "signal"] if app.gas_path == "side_leak" else ["signal", "background"]
+            open_now = app.gas_paths.get(self.line)
+            kinds = ["background", "signal"] if open_now == "side_leak" else ["signal", "background"]
         gates: dict[str, Gate] = {}
         for kind in kinds:
             path = "needle" if kind == "signal" else "side_leak"
-            if app.gas_path != path:
-                run.call("select gas path", app.select_gas, path, self._gas_settle_s)
+            if app.gas_paths.get(self.line) != path:
+                run.call("select gas path", partial(app.select_gas, path, self._gas_settle_s, line=self.line))
             gates[kind] = self._gate(run, kind, pp, gates)
         return self._point(run, pp, gates["signal"], gates.get("background"), attempt)
 
