@@ -596,7 +596,9 @@ def cmd_gui(args) -> int:
             output = Path(args.output) if args.output else default_run_path(plan)
             _check_new_run_file(output)
         if config is not None:
-            session = stack.enter_context(_session(config, clock, monitor_interval_s=1.0))
+            # --sim brings its simulated operator; otherwise the window asks with a dialog
+            session = stack.enter_context(_session(config, clock, monitor_interval_s=1.0,
+                                                   operator=getattr(args, "operator", None)))
             if output is not None:
                 try:
                     output.parent.mkdir(parents=True, exist_ok=True)

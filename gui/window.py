@@ -160,6 +160,10 @@ class MainWindow(QMainWindow):
         self._build()
         self._restore_settings()
         if session is not None:
+            if getattr(session, "operator", False) is None:  # nobody else sets the leak valves: ask here
+                from gui.operator_dialog import DialogOperator
+
+                session.operator = DialogOperator(self)
             for name, (state, reason) in dict(getattr(session, "health", {})).items():
                 self.vm.feed(InstrumentHealth(self._now(), name, state, reason))
             self.bridge.subscribe(session.bus)

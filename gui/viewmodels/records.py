@@ -26,6 +26,7 @@ from acquisition.events import (
     RunStop,
     Suspended,
 )
+from acquisition.reduction import GRID_FIELDS, RESULT_TYPES
 
 __all__ = ["PointRecord", "point_record", "point_records", "LogRecord", "log_record", "log_records", "POINT_COLUMNS"]
 
@@ -67,16 +68,26 @@ class PointRecord:
         return PointFlag(self.flags).describe()
 
 
+def _plotted(result_type: type) -> tuple[str, str]:
+    """The result fields a point's plot shows: the relative DCS, or what the run kind
+    plots instead (an RFM run's intensities: acquisition.reduction.GRID_FIELDS)."""
+    for kind, fields in GRID_FIELDS.items():
+        if RESULT_TYPES.get(kind) is result_type:
+            return fields
+    return "rel_dcs", "rel_dcs_err"
+
+
 def point_record(event: Point) -> PointRecord:
     """A live ``Point`` event as a record (its ``derived`` is a ``DcsPointResult``)."""
     d = event.derived
+    value, error = _plotted(type(d))
     return PointRecord(
         seq=int(event.seq),
         sweep=int(event.sweep),
         energy_eV=float(event.energy_eV),
         angle_deg=float(event.angle_deg),
-        rel_dcs=float(d.rel_dcs),
-        rel_dcs_err=float(d.rel_dcs_err),
+        rel_dcs=float(getattr(d, value)),
+        rel_dcs_err=float(getattr(d, error)),
         signal_rate_cps=float(d.signal_rate_cps),
         background_rate_cps=float(d.background_rate_cps),
         signal_loss=float(d.signal_loss),
@@ -120,8 +131,11 @@ def point_records(rows: Mapping[str, np.ndarray]) -> list[PointRecord]:
     if n == 0:
         return []
     columns = []
+    plotted = dict(zip(("rel_dcs", "rel_dcs_err"), next(
+        (fields for fields in GRID_FIELDS.values() if fields[0] in rows and "rel_dcs" not in rows),
+        ("rel_dcs", "rel_dcs_err"))))
     for name, column in POINT_COLUMNS.items():
-        values = rows.get(column)
+        values = rows.get(plotted.get(column, column))
         if values is None:
             default = 0 if name in _INT_FIELDS else ("" if name == "utc" else _NAN)
             columns.append([default] * n)
