@@ -649,6 +649,13 @@ def rfm_from_run(run: RunData, option: str = "--rfm") -> RfmRun:
                         "both gases' diffuse load subtracted)")
     if not intensities:
         raise AbsoluteInputError(f"{where}: no RFM point with a signal and a background gate ({_holds(run)})")
+    diffs = [abs(it.intensity.cps_per_nA / it.stored_cps_per_nA - 1.0) for it in intensities
+             if math.isfinite(it.stored_cps_per_nA) and it.stored_cps_per_nA != 0]
+    differ = [d for d in diffs if not d <= 1e-6]
+    if differ:
+        warnings.append(f"{where}: {len(differ)} of {len(diffs)} intensities recomputed from the gates (each gate at "
+                        f"its own beam current, dead time {tau:g} s) differ from the stored intensity_cps_per_nA by "
+                        f"up to {100 * max(differ):.3g} %: the recomputed ones are used")
     rises, samples = _rise_arrays(run, option)
     records = [_fit_record(rises, samples, j, np.asarray(run.energies_eV, float)) for j in range(len(rises["record"]))]
     flows, flow_warnings = _flows(records, gases, where)

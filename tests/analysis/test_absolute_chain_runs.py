@@ -223,3 +223,11 @@ def test_rfm_refusals():
     points = {k: v for k, v in run.points.items() if k != "gas_index"}
     with pytest.raises(AbsoluteInputError, match=r"no column gas_index"):
         rfm_from_run(dataclasses.replace(run, points=points))
+
+
+def test_stored_intensities_that_disagree_with_the_gates_are_reported():
+    run, _ = rfm_run(World(seed=11))
+    run.points["intensity_cps_per_nA"][3] *= 1.02
+    rfm = rfm_from_run(run)
+    assert any("1 of 24 intensities recomputed from the gates" in w and "by up to 1.96 %" in w for w in rfm.warnings)
+    assert not any("recomputed" in w for w in rfm_from_run(rfm_run(World(seed=11))[0]).warnings)
