@@ -295,6 +295,9 @@ class DetectorConfig:
     #: relative sub-gate scatter beyond Poisson that still counts as a steady rate (beam
     #: and gas fluctuations the monitors do not follow); a gate beyond it is counted again
     steady_rate_tolerance: float = 0.01
+    #: FWHM of the analyzer's angular response (deg): the reference argon DCS is
+    #: convolved with it before the effective-volume factors are taken (0: none)
+    angular_fwhm_deg: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -750,9 +753,11 @@ def _detector(root: Table, electrodes: dict[str, ElectrodeConfig], declared: lis
     linear = t.number("linear_limit_cps", default=default_of(DetectorConfig, "linear_limit_cps"), gt=0)
     steady = t.number("steady_rate_tolerance", default=default_of(DetectorConfig, "steady_rate_tolerance"),
                       ge=0, lt=1, what="relative scatter, e.g. 0.01")
-    if None in (name, volts, dead, model, loss, linear, steady):
+    fwhm = t.number("angular_fwhm_deg", default=default_of(DetectorConfig, "angular_fwhm_deg"), ge=0, lt=20,
+                    what="degrees, the analyzer's angular response (FWHM)")
+    if None in (name, volts, dead, model, loss, linear, steady, fwhm):
         return None
-    return DetectorConfig(name, volts, dead, model, loss, linear, steady)
+    return DetectorConfig(name, volts, dead, model, loss, linear, steady, fwhm)
 
 
 def _tune(

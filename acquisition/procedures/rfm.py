@@ -175,20 +175,31 @@ class RfmScan(DcsScan):
         return self._rfm_point(run, pp, gates["signal"], gates["background"], attempt)
 
     def _rfm_point(self, run, pp: RfmIntensity, signal, background, attempt: int) -> Point:
-        reduced = self.reducer.reduce(pp.sweep, pp.energy_index, pp.angle_deg, signal, background)
-        r = reduced.result
-        beam_nA = signal.beam_current_A * 1e9
-        intensity = r.net_rate_cps / beam_nA if beam_nA > 0 else math.nan
-        error = math.sqrt(r.net_rate_var) / beam_nA if beam_nA > 0 else math.nan
+        # the reducer keeps the rates counting to a precision guesses from; its derived
+        # numbers are a DCS point's (per mbar of whichever line is on the needle), not
+        # an intensity: the background gate has no gas on the needle at all
+        self.reducer.reduce(pp.sweep, pp.energy_index, pp.angle_deg, signal, background)
+        detector = self.reducer.detector
+        s_raw, s_rate, s_var, s_loss, flags = detector.correct(signal)
+        b_raw, b_rate, b_var, b_loss, b_flags = detector.correct(background)
+        flags |= b_flags
+        if not (signal.steady and background.steady):
+            flags |= PointFlag.UNSTEADY
+        s_nA, b_nA = signal.beam_current_A * 1e9, background.beam_current_A * 1e9
+        if s_nA > 0 and b_nA > 0:  # each rate corrected for dead time, then per nA of its own beam
+            intensity = s_rate / s_nA - b_rate / b_nA
+            variance = s_var / s_nA**2 + b_var / b_nA**2
+            b_at_signal = b_rate * s_nA / b_nA
+        else:
+            intensity = variance = b_at_signal = math.nan
         result = RfmPointResult(
             cycle=pp.cycle, gas_index=pp.gas_index,
-            signal_rate_cps=r.signal_rate_cps, background_rate_cps=r.background_rate_cps,
-            signal_loss=r.signal_loss, background_loss=r.background_loss,
-            signal_corrected_cps=r.signal_corrected_cps, background_corrected_cps=r.background_corrected_cps,
-            net_rate_cps=r.net_rate_cps, net_rate_var=r.net_rate_var,
-            intensity_cps_per_nA=intensity, intensity_err=error, line_pressure_mbar=signal.needle_mbar,
+            signal_rate_cps=s_raw, background_rate_cps=b_raw, signal_loss=s_loss, background_loss=b_loss,
+            signal_corrected_cps=s_rate, background_corrected_cps=b_at_signal,
+            net_rate_cps=s_rate - b_at_signal, net_rate_var=variance * s_nA**2,
+            intensity_cps_per_nA=intensity, intensity_err=math.sqrt(variance), line_pressure_mbar=signal.needle_mbar,
         )
-        flags = reduced.flags | (PointFlag.REDONE if attempt > 1 else PointFlag.NONE)
+        flags = flags | (PointFlag.REDONE if attempt > 1 else PointFlag.NONE)
         return Point(seq=run.seq, sweep=pp.sweep, energy_index=pp.energy_index, angle_index=pp.angle_index,
                      energy_eV=pp.energy_eV, angle_deg=pp.angle_deg, signal=signal, background=background,
                      derived=result, flags=flags, attempts=attempt)
