@@ -78,6 +78,7 @@ def _typed_errors() -> dict[type[BaseException], int]:
     from acquisition.session import SessionBusy
     from acquisition.storage import StorageError
     from acquisition.tomlcheck import ConfigError
+    from analysis.absolute.runs import AbsoluteInputError
     from drivers.errors import InstrumentError
     from foundation.dcs_table import DcsTableError
     from simulators.server import ServerPortError
@@ -85,6 +86,7 @@ def _typed_errors() -> dict[type[BaseException], int]:
     return {
         Refused: EXIT_BAD_INPUT,  # carries its own code
         NoOperator: EXIT_BAD_INPUT,
+        AbsoluteInputError: EXIT_BAD_INPUT,
         ConfigError: EXIT_BAD_INPUT,
         DcsTableError: EXIT_BAD_INPUT,
         StorageError: EXIT_BAD_INPUT,
@@ -784,6 +786,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", metavar="FILE.csv", help="the CSV file (default: RUN.csv beside the run file)")
     sp.add_argument("--force", action="store_true", help="replace an existing CSV (never a run file)")
     sp.set_defaults(func=cmd_export)
+
+    from analysis.absolute import command as absolute  # the absolute scale (docs/absolute.md)
+
+    sp = command("absolute", "relative, argon-volume and RFM runs to the absolute Table 1, its uncertainty budget, "
+                             "ICS, plot and NeXus analysis file")
+    absolute.add_arguments(sp)
+    sp.set_defaults(func=absolute.main)
 
     from acquisition.cli_queue import add_queue_command  # the overnight queue (docs/queue.md)
 
