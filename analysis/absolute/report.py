@@ -129,7 +129,7 @@ def plot_dcs(path: str | os.PathLike, result: AbsoluteResult) -> None:
         ax.set_ylabel(r"DCS ($10^{-20}$ m$^2$/sr)")
     fig.suptitle(f"{result.target_gas.name}: absolute elastic DCS (relative flow method against "
                  f"{result.reference_gas.name})", fontsize=11)
-    fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center", ncols=min(4, len(handles)),
+    fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center", ncols=min(2 if cols < 3 else 4, len(handles)),
                fontsize=8.5, frameon=False)
     fig.savefig(path, format="png")
 

@@ -276,6 +276,11 @@ _DCS_COLUMNS = ("sweep", "energy_index", "angle_index", "energy", "angle", "rel_
 def _sweep_samples(run: RunData, option: str) -> list[_Sweeps]:
     _columns(run, option, _DCS_COLUMNS, f"a {run.kind} run")
     p = run.points
+    if "path_factor" not in p:
+        # before the path_factor column, rel_dcs did not carry sin(theta) itself and the
+        # simulator's effective-volume table folded it in: the two reductions cannot be mixed
+        raise AbsoluteInputError(f"{option} {run.path}: written by an xbeam whose relative DCS did not carry "
+                                 "sin(theta) (no path_factor column); measure it again with this version")
     cells: dict[tuple[float, float], _Sweeps] = {}
     bad_factor = []
     for i in _latest_rows(p):

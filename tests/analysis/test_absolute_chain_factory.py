@@ -147,7 +147,8 @@ def dcs_run(world: World, *, kind: str = "dcs", path: str = "rel.h5", gas: dict 
     angles = tuple(world.angles_deg if angles is None else angles)
     flags = flags or {}
     cols: dict[str, list] = {k: [] for k in ("seq", "sweep", "energy_index", "angle_index", "energy", "angle",
-                                             "rel_dcs", "rel_dcs_err", "effective_volume_factor", "flags")}
+                                             "rel_dcs", "rel_dcs_err", "effective_volume_factor", "path_factor",
+                                             "flags")}
     seq = 0
     for s in range(sweeps):
         for i, e in enumerate(energies):
@@ -159,7 +160,8 @@ def dcs_run(world: World, *, kind: str = "dcs", path: str = "rel.h5", gas: dict 
                 v = true[j] * (1.0 + sweep_jitter * world.rng.standard_normal()) + sigma * world.rng.standard_normal()
                 for k, x in (("seq", seq), ("sweep", s), ("energy_index", i), ("angle_index", j), ("energy", e),
                              ("angle", a), ("rel_dcs", v * factor), ("rel_dcs_err", sigma * factor),
-                             ("effective_volume_factor", factor), ("flags", flags.get((e, a), 0))):
+                             ("effective_volume_factor", factor), ("path_factor", np.sin(np.radians(a))),
+                             ("flags", flags.get((e, a), 0))):
                     cols[k].append(x)
                 seq += 1
     dtypes = {"seq": "i8", "sweep": "i4", "energy_index": "i4", "angle_index": "i4", "flags": "u1"}

@@ -137,6 +137,14 @@ def test_a_missing_column_or_no_usable_point_is_refused():
         relative_from_run(dataclasses.replace(run, points=points))
 
 
+def test_a_run_from_before_rel_dcs_carried_sin_theta_is_refused():
+    run = dcs_run(World())
+    points = {k: v for k, v in run.points.items() if k != "path_factor"}
+    with pytest.raises(AbsoluteInputError, match=r"^--relative rel\.h5: written by an xbeam whose relative DCS did "
+                                                  r"not carry sin\(theta\)"):
+        relative_from_run(dataclasses.replace(run, points=points))
+
+
 def test_an_unfinished_run_is_used_with_a_warning():
     run = dataclasses.replace(dcs_run(World()), status="aborted", status_reason="Ctrl-C")
     rel = relative_from_run(run)
