@@ -200,8 +200,8 @@ class RfmConfig:
     reference_gas: str = "argon"
     pressure_tolerance: float = 0.02  #: relative: how close the operator must set a line
     line_settle_s: float = 30.0  #: wait after routing before a line counts as steady
-    rise_s: float = 60.0  #: length of a rate-of-rise record
-    base_s: float = 30.0  #: length of a base-rate record (inlet closed too)
+    rise_s: float = 30.0  #: length of a rate-of-rise record (short: the line fills, the rise curves)
+    base_s: float = 20.0  #: length of a base-rate record (inlet closed too)
     sample_s: float = 1.0  #: manometer sampling interval of both records
 
 
