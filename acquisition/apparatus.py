@@ -189,6 +189,9 @@ class Apparatus:
         self.angle_readback_deg: float | None = None  #: where the controller said it stopped
         #: line -> the path it was last sent to (None: unknown, as after connecting)
         self.gas_paths: dict[str, str | None] = {name: None for name in config.gas_lines}
+        #: the line whose gas the running procedure measures (its pressure is the monitors'
+        #: "needle" pressure while no line is on the needle: a background gate)
+        self.measured_line = "target"
         #: the gauge controllers by instrument name (the lines' manometers may sit on either)
         self._gauge_drivers = {name: drivers[name] for name in ("gauges", "line_gauges") if name in drivers}
         det = config.detector
@@ -347,11 +350,13 @@ class Apparatus:
         return float(self._gauge_drivers[cfg.gauge].pressure(cfg.gauge_channel).value_mbar)
 
     def needle_line(self) -> str:
-        """The line whose gas goes through the needle now (the target line if none)."""
+        """The line whose gas goes through the needle now; with none on the needle, the
+        procedure's own line (:attr:`measured_line`: a background gate is normalised
+        to the pressure of the gas it measures, not to another line's)."""
         for name, path in self.gas_paths.items():
             if path == "needle":
                 return name
-        return "target"
+        return self.measured_line if self.measured_line in self.config.gas_lines else "target"
 
     def wait_pressure_settled(self, *, tolerance: float = 0.02, interval_s: float = 1.0, max_wait_s: float = 60.0) -> bool:
         """After a valve change: wait until two chamber readings ``interval_s`` apart

@@ -60,7 +60,14 @@ class DcsScan:
     def prepare(self, run) -> None:
         run.apparatus.prepare()
 
+    def _measure_line(self, run, line: str) -> None:
+        """The monitors' line pressure is ``line``'s, on the needle or not (a resumed or
+        unprepared run included: set before every point, not only in prepare)."""
+        if getattr(run.apparatus, "measured_line", line) != line:
+            run.apparatus.measured_line = line
+
     def measure(self, run, pp, attempt: int) -> Point:
+        self._measure_line(run, self.line)
         self._goto(run, pp)
         app = run.apparatus
         kinds = ["signal"]

@@ -164,6 +164,7 @@ class RfmScan(DcsScan):
             self._ready = block
         app = run.apparatus
         here, other = LINES[pp.gas_index], LINES[1 - pp.gas_index]
+        self._measure_line(run, here)
         routes = {"signal": {here: "needle", other: "side_leak"}, "background": {here: "side_leak", other: "side_leak"}}
         kinds = ["background", "signal"] if app.gas_paths.get(here) == "side_leak" else ["signal", "background"]
         gates = {}
