@@ -86,8 +86,11 @@ def plot_dcs(path: str | os.PathLike, result: AbsoluteResult) -> None:
     for ax, energy in zip(axes, energies):
         idx = np.flatnonzero(b.energy_eV == energy)
         a, y, u, fl = b.angle_deg[idx], b.dcs[idx], total[idx], result.flagged[idx]
-        lower = np.minimum(u, 0.95 * y)  # a log axis: keep the lower bar above 0
-        good, bad = ~fl, fl
+        lower = np.clip(np.minimum(u, 0.95 * y), 0, None)  # a log axis: keep the lower bar above 0
+        # a value at or below 0 (a saturated or background-dominated point) has no place on
+        # a log axis: it stays in the table and budget.csv, not in the picture
+        drawable = np.isfinite(y) & (y > 0) & np.isfinite(u)
+        good, bad = ~fl & drawable, fl & drawable
         h = ax.errorbar(a[good], y[good], yerr=[lower[good], u[good]], fmt="o", ms=4.5, color="C0", ecolor="C0",
                         elinewidth=1, capsize=2, label="absolute DCS")
         handles.setdefault("absolute DCS (total uncertainty)", h)
