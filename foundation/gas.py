@@ -31,10 +31,12 @@ import difflib
 import math
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DIAMETER_KINDS", "REFERENCE_PREFIX", "Gas", "GasFileError", "load_gas", "parse_gas"]
+__all__ = ["DIAMETER_KINDS", "REFERENCE_PREFIX", "SHIPPED_GASES_DIR", "Gas", "GasFileError", "load_gas", "parse_gas",
+           "shipped_gas"]
 
 #: the kinds of molecular diameter a gas file may declare.  ``hard-sphere``: the diameter
 #: of the hard-sphere mean free path ``lambda = k_B T / (sqrt(2) pi d^2 p)``, e.g. from
@@ -44,6 +46,10 @@ __all__ = ["DIAMETER_KINDS", "REFERENCE_PREFIX", "Gas", "GasFileError", "load_ga
 DIAMETER_KINDS = ("hard-sphere", "lennard-jones-sigma", "kinetic")
 #: ``dcs_table = "reference:argon_dcs_elsepa.csv"`` names a table shipped in foundation/data
 REFERENCE_PREFIX = "reference:"
+
+#: the gas definitions shipped with xbeam (the simulator's default gases; the same
+#: content as examples/gases/)
+SHIPPED_GASES_DIR = Path(__file__).resolve().parent / "data" / "gases"
 
 _TOP_KEYS = ("name", "molar_mass_g_mol", "diameter", "dcs_table")
 _DIAMETER_KEYS = ("value_A", "kind", "provenance")
@@ -189,3 +195,16 @@ def load_gas(path: str | Path) -> Gas:
     except tomllib.TOMLDecodeError as exc:
         raise GasFileError(path, [f"not valid TOML: {exc}"]) from exc
     return parse_gas(data, path, path.resolve().parent)
+
+
+@cache
+def shipped_gas(name: str) -> Gas:
+    """The gas definition shipped with xbeam as ``foundation/data/gases/<name>.toml``
+    (``"isoflurane"``, ``"argon"``); ``source`` is that file's absolute path.
+
+    An unknown name is a ``ValueError`` naming the shipped gases."""
+    path = SHIPPED_GASES_DIR / f"{name}.toml"
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.stem for p in SHIPPED_GASES_DIR.glob("*.toml")))
+        raise ValueError(f"no shipped gas {name!r}; shipped: {shipped}")
+    return load_gas(path)
