@@ -2,8 +2,11 @@
 
 ``SimulatedApparatus`` starts every emulator on its own 127.0.0.1 TCP port (VISA
 instruments as raw SCPI sockets, serial ones as serial-over-TCP) and writes the
-apparatus TOML that points xbeam at them, with the tune table and effective-volume
-factors that match the world's physics.
+apparatus TOML that points xbeam at them: the tune table that matches the world's
+physics, the two gas lines with their relays, manometers and true volumes, and the
+gases by their definition files.  The effective-volume deviation is not written: it is
+measured (argon runs), as on the real apparatus; ``exact_effective_volume=True`` writes
+its exact inverse for tests that isolate other physics.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from types import ModuleType
 import simulators
 from foundation.clock import Clock
 from simulators.server import InstrumentServer
-from simulators.world import ELECTRODE_MAP, HV_MODULES, World, WorldConfig
+from simulators.world import ELECTRODE_MAP, GAUGE_CHANNELS, HV_MODULES, LINE_RELAYS, LINES, World, WorldConfig
 
 __all__ = ["SimulatedApparatus", "ROLES"]
 
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 #: (base_port + index); the emulator of each model is found by the model's name
 ROLES: dict[str, str] = {
     "gauges": "pfeiffer_tpg362",
+    "line_gauges": "pfeiffer_tpg362",  # the reference line's manometer (channel 2: no sensor)
     "valves": "numato_relay",
     "goniometer": "newport_smc100",
     "filament": "keysight_e36xx",
@@ -61,12 +65,13 @@ def emulators() -> dict[str, ModuleType]:
     return found
 
 
-_NOT_EMULATORS = frozenset({"apparatus", "server", "world"})
+_NOT_EMULATORS = frozenset({"apparatus", "gas_flow", "operator", "server", "world"})
 
 
 def _emulator(role: str, world: World):
-    """The emulator for one role; one of several like instruments (an HV module, whose
-    module declares ``TAKES_NAME = True``) is told which of the world's it is."""
+    """The emulator for one role; one of several like instruments (an HV module, a gauge
+    controller, whose module declares ``TAKES_NAME = True``) is told which of the
+    world's it is."""
     module = emulators()[ROLES[role]]
     return module.EMULATOR(world, role) if getattr(module, "TAKES_NAME", False) else module.EMULATOR(world)
 
@@ -110,13 +115,20 @@ class SimulatedApparatus:
         return server.socket_url if _serial(role) else server.visa_address
 
     # ------------------------------------------------------------------ config
-    def apparatus_toml(self, *, target_gas: str = "isoflurane", dcs_table: str | Path | None = None) -> str:
-        """An apparatus file for xbeam pointing at these servers (see examples/apparatus_lab.toml)."""
+    def apparatus_toml(self, *, target_gas: str | None = None, dcs_table: str | Path | None = None,
+                       exact_effective_volume: bool = False) -> str:
+        """An apparatus file for xbeam pointing at these servers (see examples/apparatus_lab.toml).
+
+        ``target_gas``: the name of the target gas's ``[gases.X]`` table (default: the
+        world's target gas's name); ``dcs_table``: a DCS table written for it (default:
+        the world's, when it is not the gas file's own); ``exact_effective_volume``:
+        write ``[effective_volume]`` with the exact ``1/V(theta)`` of the world.
+        """
         world = self.world
         lines = [
             "# Apparatus file written by `xbeam sim`: the simulated apparatus on loopback.",
-            "# Tune table and effective-volume factors match the simulator's physics exactly;",
-            "# on the real apparatus they come from tuning and from argon runs.",
+            "# The tune table matches the simulator's physics exactly; the effective volume is",
+            "# measured with argon, as on the real apparatus.",
             "",
         ]
         options = {
@@ -161,6 +173,10 @@ class SimulatedApparatus:
             f'dead_time_model = "{cfg.dead_time_model}"',
             "max_loss_fraction = 0.10",
             "linear_limit_cps = 1.0e5",
+        ]
+        if cfg.angular_fwhm_deg > 0:
+            lines.append(f"angular_fwhm_deg = {float(cfg.angular_fwhm_deg)!r}")
+        lines += [
             "",
             "[beam]",
             "filament_current_A = 2.2",
@@ -168,23 +184,21 @@ class SimulatedApparatus:
             "filament_step_A = 0.1",
             "filament_step_delay_s = 1.0",
             "",
+            "# kept for the chamber gauge and the settling of the target line's valves",
             "[gas_line]",
-            "needle_relay = 0",
-            "side_leak_relay = 1",
+            f"needle_relay = {LINE_RELAYS['target']['needle']}",
+            f"side_leak_relay = {LINE_RELAYS['target']['side']}",
             "settle_s = 8.0",
             "",
-            f"[gases.{target_gas}]",
-            "molar_mass_g_mol = 184.49",
-            "kinetic_diameter_nm = 0.6",
         ]
-        table_path = Path(dcs_table) if dcs_table else Path(cfg.target_dcs)
-        lines += [f'dcs_table = "{table_path.resolve().as_posix()}"', ""]
+        names = {"target": target_gas or world.gases["target"].name, "reference": world.gases["reference"].name}
+        lines += self._gas_lines_toml(names)
+        tables = {"target": dcs_table, "reference": None}
+        for line in LINES:
+            if line == "reference" and names["reference"] == names["target"]:
+                continue  # one gas in both lines: one definition
+            lines += self._gas_toml(line, names[line], tables[line])
         lines += [
-            "[gases.argon]",
-            "molar_mass_g_mol = 39.948",
-            "kinetic_diameter_nm = 0.340",
-            f'dcs_table = "{Path(cfg.reference_dcs).resolve().as_posix()}"',
-            "",
             "[interlocks]",
             "chamber_max_mbar = 5e-5",
             "chamber_resume_mbar = 2e-5",
@@ -194,12 +208,53 @@ class SimulatedApparatus:
             "beam_resume_A = 1e-8",
             "wait_after_recovery_s = 30.0",
             "",
-            "[effective_volume]",
-            f"angles_deg = {list(map(float, EV_ANGLES_DEG))}",
-            f"factors = {[round(world.effective_volume_correction(a), 6) for a in EV_ANGLES_DEG]}",
-            "",
         ]
+        if exact_effective_volume:
+            lines += [
+                "# the world's exact 1/V(theta), for tests that isolate other physics (not measured)",
+                "[effective_volume]",
+                f"angles_deg = {list(map(float, EV_ANGLES_DEG))}",
+                f"factors = {[round(world.effective_volume_correction(a), 6) for a in EV_ANGLES_DEG]}",
+                "",
+            ]
         return "\n".join(lines)
+
+    def _gas_lines_toml(self, names: dict[str, str]) -> list[str]:
+        """``[gas_lines.<line>]``: relays, the manometer (controller and channel), the
+        line's true volume and temperature, the manual leak valve."""
+        cfg = self.world.config
+        out = []
+        for line in LINES:
+            controller, channel = next((c, ch) for c, channels in GAUGE_CHANNELS.items()
+                                       for ch, what in channels.items() if what == line)
+            relays = LINE_RELAYS[line]
+            out += [f"[gas_lines.{line}]"]
+            if line != "target":
+                out.append(f'gas = "{names[line]}"')
+            out += [f"{valve}_relay = {relays[valve]}" for valve in ("needle", "side", "shut", "inlet")]
+            out += [
+                f'gauge = "{controller}"',
+                f"gauge_channel = {channel}",
+                f"volume_cm3 = {float(cfg.line_volume_cm3)!r}",
+                f"temperature_K = {float(cfg.line_temperature_K)!r}",
+                'leak_valve = "manual"',
+                "",
+            ]
+        return out
+
+    def _gas_toml(self, line: str, name: str, dcs_table: str | Path | None) -> list[str]:
+        """``[gases.<name>]``: the gas's definition file; the DCS table only when the
+        world's is not the file's own (an override)."""
+        world = self.world
+        gas = world.gases[line]
+        if not gas.source or not Path(gas.source).is_file():
+            raise ValueError(f"the {line} gas {gas.name!r} has no definition file (Gas.source = {gas.source!r}): "
+                             "the apparatus file names gases by their files; load it with foundation.gas.load_gas")
+        out = [f"[gases.{name}]", f'definition = "{Path(gas.source).resolve().as_posix()}"']
+        table = Path(dcs_table) if dcs_table else world.dcs_paths[line]
+        if gas.dcs_table is None or table.resolve() != Path(gas.dcs_table).resolve():
+            out.append(f'dcs_table = "{table.resolve().as_posix()}"')
+        return out + [""]
 
     def write_apparatus(self, path: str | Path, **kwargs) -> Path:
         path = Path(path)

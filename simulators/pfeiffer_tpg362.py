@@ -1,9 +1,15 @@
 """Byte-level emulator of the Pfeiffer TPG 362 dual gauge controller (the TPG 36x / 26x family).
 
-Channel 1 is the chamber's full-range gauge (PKR, 5e-9 to 1000 mbar, logarithmic),
-channel 2 the capacitance manometer behind the gas needle (CMR, 1 mbar full scale,
-linear, readable from 1e-4 of full scale to 110 % of it).  Both read the shared world,
-whose pressures are in mbar; the controller reports them in the unit set with ``UNI``.
+The emulator is told which of the world's controllers it is (``TAKES_NAME``: the role
+name) and reads that controller's channels from the world (``World.gauge_readers``):
+``gauges`` has the chamber's full-range gauge on channel 1 (PKR, 5e-9 to 1000 mbar,
+logarithmic) and the capacitance manometer of the target gas line, behind the gas
+needle, on channel 2 (CMR, 1 mbar full scale, linear, readable from 1e-4 of full scale
+to 110 % of it); ``line_gauges`` has the reference line's capacitance manometer on
+channel 1 and no sensor on channel 2.  A channel without a sensor answers as the
+controller does: status 5 "no sensor" with the manual's reading ``2.0000E-2``, ``noSEn``
+in ``TID``.  The world's pressures are in mbar; the controller reports them in the unit
+set with ``UNI``.
 
 The mnemonics protocol, byte by byte: a message is a three-letter mnemonic with
 optional ``,``-separated parameters, ending with CR (LF optional, spaces ignored).  A
@@ -71,7 +77,8 @@ programs (RST, TAD, TDI, TEE, TEP, TIO, TKB, TRA), Ethernet (ETH) and the Pfeiff
 Vacuum Protocol telegrams of the RS485 variant.
 
 Tests set a channel's sensor status with ``emulator.sensor_status[2] = 4`` (sensor
-off); status 0 means a healthy sensor whose status follows its measuring range.
+off); status 0 means a healthy sensor whose status follows its measuring range (a
+channel without a sensor is status 5 whatever is set).
 """
 
 from __future__ import annotations
@@ -151,10 +158,15 @@ class TPG362Emulator(Emulator):
     ayt = "TPG362,PTG28290,44990000,010500,010100"
     program_number = "010500"
 
-    def __init__(self, world, *, streaming: bool = False) -> None:
+    def __init__(self, world, name: str = "gauges", *, streaming: bool = False) -> None:
         super().__init__(world)
-        self.gauges: dict[int, Gauge] = {1: PKR, 2: CMR}
-        self.readers: dict[int, Callable[[], float]] = {1: world.chamber_gauge_mbar, 2: world.needle_gauge_mbar}
+        self.name = name
+        sensors = world.gauge_sensors(name)
+        #: the gauge type on each channel (a channel without a sensor keeps a CMR's
+        #: settings: the controller's parameters exist whether a gauge is plugged in or not)
+        self.gauges: dict[int, Gauge] = {ch: PKR if what == "chamber" else CMR for ch, what in sensors.items()}
+        #: channel -> the world's reading function (mbar), None: no sensor on that channel
+        self.readers: dict[int, Callable[[], float] | None] = world.gauge_readers(name)
         #: forced measurement status per channel; 0 = healthy, status from the range
         self.sensor_status: dict[int, int] = {1: 0, 2: 0}
         #: the unit's inner temperature (TMP), degC
@@ -392,8 +404,8 @@ class TPG362Emulator(Emulator):
             if len(args) != len(self.gauges) or any(a not in ("0", "1", "2") for a in args):
                 raise _Refused(_PARAMETER)
             for ch, mode in zip(self.gauges, args):
-                if self.gauges[ch].logarithmic:
-                    continue  # offset correction is for linear gauges
+                if self.gauges[ch].logarithmic or self.readers[ch] is None:
+                    continue  # offset correction is for linear gauges that are there
                 if mode == "2":  # auto: the present reading becomes the offset
                     self.channel[ch]["offset"] = self._corrected(ch, self.readers[ch](), offset=False)
                 self.channel[ch]["ofc"] = int(mode)
@@ -443,7 +455,7 @@ class TPG362Emulator(Emulator):
     def _tid(self) -> str:
         names = []
         for ch in self.gauges:
-            status = self.sensor_status.get(ch, 0)
+            status = 5 if self.readers[ch] is None else self.sensor_status.get(ch, 0)
             names.append({5: "noSEn", 6: "noid"}.get(status, self.gauges[ch].ident))
         return ",".join(names)
 
@@ -463,7 +475,7 @@ class TPG362Emulator(Emulator):
 
     def _measure(self, channel: int) -> tuple[int, float]:
         """Status and pressure in mbar, as the controller sees its gauge."""
-        forced = self.sensor_status.get(channel, 0)
+        forced = 5 if self.readers[channel] is None else self.sensor_status.get(channel, 0)
         if forced == 5:
             return 5, 2.0e-2  # the manual's reading for "no sensor"
         if forced in (3, 4, 6):
@@ -530,3 +542,6 @@ class TPG362Emulator(Emulator):
 EMULATES = "pfeiffer_tpg362"
 EMULATOR = TPG362Emulator
 TRANSPORT = "serial"
+#: the simulated apparatus has two controllers (``gauges``, ``line_gauges``): each is
+#: told its role name, which says what its channels read
+TAKES_NAME = True

@@ -1,43 +1,62 @@
 """The physics model of the apparatus that every instrument emulator shares.
 
-Emulators set actuators (filament supply, high-voltage channels, goniometer, relays)
-and read sensors (gauges, Faraday cup, channeltron pulses); the world evolves on the
-shared clock.  Everything that moves does so at a finite rate: filament temperature
-and gas pressures follow first-order lags, high voltages ramp linearly, the
-goniometer travels at constant speed.  State is evaluated lazily at the clock's
-``now()``, so a virtual clock makes a night pass in seconds with the same physics.
+Emulators set actuators (filament supply, high-voltage channels, goniometer, relays,
+the manual leak valves) and read sensors (gauges, Faraday cup, channeltron pulses); the
+world evolves on the shared clock.  Everything that moves does so at a finite rate:
+filament temperature, the gas beam and the chamber's gas follow first-order lags, the
+gas lines' pressures follow their flow equations (:mod:`simulators.gas_flow`), high
+voltages ramp linearly, the goniometer travels at constant speed.  State is evaluated
+lazily at the clock's ``now()``, so a virtual clock makes a night pass in seconds with
+the same physics.
 
-The count rate seen by the channeltron::
+Two gas lines, ``target`` (the sample) and ``reference`` (argon), each a volume fed
+through a manual leak valve and emptied through its needle (the directed beam), its
+side entrance (diffuse, into the chamber) or its bypass to the pump (relays in
+:data:`LINE_RELAYS`).  The density each line gives in the interaction region follows its
+flow and its gas's mean speed, relative to the target gas at ``needle_line_mbar``
+through the needle::
 
-    n_true = C * (I_beam / 100 nA) * DCS(E, theta) * T_analyzer * eta(V_cem)
-             * [ (p_line / p_line_nominal) * needle_open * geometry(theta)
-                 + diffuse_fraction * gas_load * / sin(theta) ]
+    beam_l    = needle_lag * F_l(p_l) / vbar_l * peaking(Kn_l)  /  [F_0 / vbar_0 * peaking(Kn_0)]
+    diffuse_l = chamber_lag * (needle + side) F_l(p_l) / vbar_l  /  [F_0 / vbar_0]
+
+(``F_l(p)`` molecules/s through one outlet, the 0 quantities those of the target gas at
+``needle_line_mbar``).  The count rate seen by the channeltron::
+
+    n_true = C * (I_beam / 100 nA) * T_analyzer * eta(V_cem)
+             * sum_l DCS_l(E, theta) * [ beam_l * geometry(theta)
+                                         + diffuse_fraction * diffuse_l / sin(theta) ]
              + dark + aperture_rate * I_beam / 100 nA
 
+(DCS_l optionally convolved in angle with a Gaussian response of ``angular_fwhm_deg``),
 then the channeltron gain sags at high rate (pulses fall below the discriminator:
 ``n_det = n_true / (1 + (n_true / n_sag)^k)``), then the counting chain's dead time
 (non-paralyzable ``m = n/(1+n tau)`` or paralyzable ``m = n exp(-n tau)``), then Poisson
-counts of the integral of ``m`` over the gate.
+counts of the integral of ``m`` over the gate.  The chamber pressure is
+``base + gas_load_mbar * sum_l chamber flow_l / F_0``.
 
 ``geometry(theta)`` is the effective path length: ``1/sin(theta)`` times a small-angle
-deviation of the effective interaction volume, the thing the argon measurement
-corrects.  :meth:`World.effective_volume_correction` gives its exact inverse for an
-apparatus file written by ``xbeam sim``.
+deviation of the effective interaction volume (:meth:`World.volume_deviation`), the
+thing the argon measurement finds; the simulated apparatus file does not carry it.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from foundation.clock import Clock
-from foundation.dcs_table import DcsTable, reference_path
+from foundation.dcs_table import DcsTable
+from foundation.gas import Gas, shipped_gas
+from simulators.gas_flow import GasLine, Tube, beam_peaking
 
-__all__ = ["World", "WorldConfig", "HVChannel", "Lag", "Goniometer", "ELECTRODE_MAP", "HV_MODULES", "TUNE_LAWS"]
+__all__ = [
+    "World", "WorldConfig", "HVChannel", "Lag", "Goniometer", "ELECTRODE_MAP", "HV_MODULES", "TUNE_LAWS",
+    "LINES", "LINE_RELAYS", "GAUGE_CHANNELS", "RELAY_NEEDLE", "RELAY_SIDE_LEAK",
+]
 
 ELEMENTARY_CHARGE = 1.602176634e-19
 
@@ -98,9 +117,28 @@ ANALYZER_ELECTRODES = (
     "lens_A1", "lens_A2", "lens_A3", "lens_A4", "cyl_inner", "cyl_outer", "lens_B1", "lens_B2", "lens_B3",
 )
 
-#: relay numbers on the Numato module
-RELAY_NEEDLE = 0
-RELAY_SIDE_LEAK = 1
+#: the gas lines: the sample ("target") and the argon reference
+LINES = ("target", "reference")
+#: relay numbers on the Numato module, per line.  needle/side: energised = open;
+#: shut (the outlet, with needle and side closed) and inlet (upstream of the leak
+#: valve): energised = closed
+LINE_RELAYS: dict[str, dict[str, int]] = {
+    "target": {"needle": 0, "side": 1, "shut": 2, "inlet": 6},
+    "reference": {"needle": 3, "side": 4, "shut": 5, "inlet": 7},
+}
+RELAY_NEEDLE = LINE_RELAYS["target"]["needle"]
+RELAY_SIDE_LEAK = LINE_RELAYS["target"]["side"]
+#: gauge controller (instrument role) -> channel -> what its sensor measures
+#: ("chamber" or a line's manometer), None: no sensor on that channel
+GAUGE_CHANNELS: dict[str, dict[int, str | None]] = {
+    "gauges": {1: "chamber", 2: "target"},
+    "line_gauges": {1: "reference", 2: None},
+}
+#: the freeze() name of each line's manometer reading
+_LINE_FREEZE = {"target": "needle_pressure", "reference": "reference_line_pressure"}
+#: shipped gas of each line when WorldConfig names none
+_DEFAULT_GASES = {"target": "isoflurane", "reference": "argon"}
+_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
 @dataclass
@@ -108,9 +146,12 @@ class WorldConfig:
     """Every constant of the simulated apparatus, with realistic defaults."""
 
     seed: int | None = None
-    target_dcs: str | Path = field(default_factory=lambda: reference_path("isoflurane_dcs_table1.csv"))
-    reference_dcs: str | Path = field(default_factory=lambda: reference_path("argon_dcs_elsepa.csv"))
-    gas: str = "target"  # which gas the line holds: "target" or "reference"
+    #: the gases of the two lines (foundation.gas.Gas); None: the shipped isoflurane / argon
+    target_gas: Gas | None = None
+    reference_gas: Gas | None = None
+    #: the DCS tables (the world's truth); None: the gas's own ``dcs_table``
+    target_dcs: str | Path | None = None
+    reference_dcs: str | Path | None = None
     # beam
     filament_resistance_ohm: float = 0.55
     filament_tau_s: float = 3.0
@@ -123,14 +164,25 @@ class WorldConfig:
     gas_load_mbar: float = 1.2e-6
     chamber_tau_s: float = 1.5
     needle_tau_s: float = 0.3  # the directed gas beam forms and vanishes faster than the chamber fills
+    # gas lines (both the same build): the target line starts at needle_line_mbar, which
+    # is also the nominal of the density (the target gas there through the needle: 1)
     needle_line_mbar: float = 0.30
-    line_drift: float = 0.004
+    reference_line_mbar: float = 0.40
+    reservoir_mbar: float = 20.0
+    line_volume_cm3: float = 20.0
+    line_temperature_K: float = 296.0
+    needle_diameter_mm: float = 0.3  # needle, side entrance and bypass: the same tube
+    needle_length_mm: float = 10.0
+    leak_valve_full_L_s: float = 2e-5  # the leak valve's conductance fully open
+    line_outgassing_mbar_s: float = 2e-6  # the base rate of a shut line
+    line_drift: float = 0.004  # slow drift and depletion of the reservoirs (the lines follow)
     line_depletion_per_h: float = 0.002
     # scattering
     rate_constant_cps: float = 2.0e4  # counts/s per (100 nA) per 1e-20 m^2/sr at nominal pressure, 90 deg
     diffuse_fraction: float = 0.25
     small_angle_excess: float = 0.15  # effective volume grows by 15 % at 25 deg ...
     small_angle_length_deg: float = 6.0  # ... and this excess decays over a few degrees
+    angular_fwhm_deg: float = 0.0  # the analyzer's angular response (Gaussian FWHM), 0: none
     dark_rate_cps: float = 0.5
     aperture_rate_cps: float = 3.0
     # analyzer and detector
@@ -318,8 +370,18 @@ class World:
         self.rng = np.random.default_rng(cfg.seed)
         t = clock.now()
         self._t_start = t
-        self.dcs_tables = {"target": DcsTable.from_csv(cfg.target_dcs), "reference": DcsTable.from_csv(cfg.reference_dcs)}
-        self.gas = cfg.gas
+        #: line -> its gas, the path of its DCS table, the table
+        self.gases: dict[str, Gas] = {
+            line: getattr(cfg, f"{line}_gas") or shipped_gas(_DEFAULT_GASES[line]) for line in LINES
+        }
+        self.dcs_paths: dict[str, Path] = {}
+        for line in LINES:
+            path = getattr(cfg, f"{line}_dcs") or self.gases[line].dcs_table
+            if path is None:
+                raise ValueError(f"the {line} gas {self.gases[line].name!r} has no dcs_table: name one in its "
+                                 f"gas file or give WorldConfig.{line}_dcs")
+            self.dcs_paths[line] = Path(path)
+        self.dcs_tables = {line: DcsTable.from_csv(path) for line, path in self.dcs_paths.items()}
         # filament supply (Keysight E36xx): setpoints and the lagging filament temperature
         self.filament_current_set_A = 0.0
         self.filament_voltage_set_V = 0.0
@@ -339,10 +401,9 @@ class World:
         # goniometer, valves, gas
         self.goniometer = Goniometer(cfg.goniometer_speed_deg_s, cfg.goniometer_travel_deg, t)
         self.relays = [False] * 8
-        self._needle_flow = Lag(0.0, cfg.needle_tau_s, t)
-        self._gas_load = Lag(0.0, cfg.chamber_tau_s, t)
         # drift phases and fault windows
         self._phase = self.rng.uniform(0, 2 * math.pi, size=4)
+        self._make_lines(t)
         self._bursts: list[tuple[float, float, float]] = []
         self._beam_losses: list[tuple[float, float]] = []
         self._frozen: dict[str, float] = {}
@@ -451,22 +512,116 @@ class World:
             return self._reading("beam_current", noisy)
 
     # ------------------------------------------------------------------ gas
+    def _make_lines(self, t: float) -> None:
+        cfg = self.config
+        tube = Tube(cfg.needle_diameter_mm * 1e-3, cfg.needle_length_mm * 1e-3)
+        initial = {"target": cfg.needle_line_mbar, "reference": cfg.reference_line_mbar}
+        phases = {"target": self._phase[2], "reference": self._phase[3]}
+        self.lines: dict[str, GasLine] = {}
+        self._states: list[_LineState] = []
+        for name in LINES:
+            line = GasLine(
+                name, self.gases[name], t,
+                volume_m3=cfg.line_volume_cm3 * 1e-6, temperature_K=cfg.line_temperature_K,
+                reservoir_Pa=cfg.reservoir_mbar * 100.0, tube=tube, leak_full_m3_s=cfg.leak_valve_full_L_s * 1e-3,
+                outgassing_Pa_s=cfg.line_outgassing_mbar_s * 100.0, initial_Pa=initial[name] * 100.0,
+                reservoir_factor=self._reservoir_drift(phases[name]),
+            )
+            self.lines[name] = line
+            self._states.append(_LineState(name, line, Lag(0.0, cfg.needle_tau_s, t), Lag(0.0, cfg.chamber_tau_s, t)))
+        # normalisation: the target gas at needle_line_mbar through the needle gives 1
+        target = self.lines["target"]
+        p0 = cfg.needle_line_mbar * 100.0
+        self.nominal_flow = target.outlet_flow(p0)  # molecules/s
+        diffuse0 = self.nominal_flow / target.mean_speed
+        beam0 = diffuse0 * beam_peaking(target.knudsen(p0))
+        for state in self._states:
+            state.beam_scale = 1.0 / (state.line.mean_speed * beam0)
+            state.diffuse_scale = 1.0 / (state.line.mean_speed * diffuse0)
+        by_name = {state.name: state for state in self._states}
+        self._needle_flow = by_name["target"].needle_lag  # the target line's lags, as before the two lines
+        self._gas_load = by_name["target"].chamber_lag
+        self._line_state = by_name
+
+    def _reservoir_drift(self, phase: float):
+        """The reservoir's slow drift and depletion, relative to its pressure at the start."""
+        cfg, t_start = self.config, self._t_start
+        start = 1 + cfg.line_drift * math.sin(phase)
+
+        def factor(t: float) -> float:
+            hours = (t - t_start) / 3600.0
+            drift = 1 + cfg.line_drift * math.sin(2 * math.pi * hours / 0.8 + phase)
+            return (1 - cfg.line_depletion_per_h * hours) * drift / start
+
+        return factor
+
+    def _line(self, line: str) -> GasLine:
+        try:
+            return self.lines[line]
+        except KeyError:
+            raise ValueError(f"unknown gas line {line!r}: one of {', '.join(LINES)}") from None
+
     def set_relay(self, n: int, on: bool) -> None:
         with self.lock:
             self.relays[n] = bool(on)
             t = self.now()
-            needle, side = self.relays[RELAY_NEEDLE], self.relays[RELAY_SIDE_LEAK]
-            self._needle_flow.set_target(1.0 if needle else 0.0, t)
-            self._gas_load.set_target(1.0 if (needle or side) else 0.0, t)
+            for state in self._states:
+                relays = LINE_RELAYS[state.name]
+                if n not in relays.values():
+                    continue
+                needle, side = self.relays[relays["needle"]], self.relays[relays["side"]]
+                state.line.set_valves(t, needle=needle, side=side, shut=self.relays[relays["shut"]],
+                                      inlet_closed=self.relays[relays["inlet"]])
+                state.needle_lag.set_target(1.0 if needle else 0.0, t)
+                state.chamber_lag.set_target(float(needle) + float(side), t)
+
+    def set_leak_valve(self, line: str, opening: float) -> None:
+        """Turn the manual leak valve of ``line`` to ``opening`` (0 closed .. 1 open)."""
+        with self.lock:
+            self._line(line).set_leak_valve(opening, self.now())
+
+    def leak_valve(self, line: str) -> float:
+        """The present opening of the leak valve of ``line``."""
+        return self._line(line).opening
+
+    def leak_valve_for(self, line: str, p_mbar: float, outlets: int = 1) -> float:
+        """The model's opening that holds ``p_mbar`` steady in ``line`` through ``outlets``
+        open outlets, the reservoir as now (above 1: beyond the valve's reach)."""
+        return self._line(line).opening_for(p_mbar * 100.0, self.now(), outlets)
+
+    def line_pressure_mbar(self, line: str, t: float | None = None) -> float:
+        """True pressure in ``line`` (mbar) at ``t`` (default now)."""
+        return self._line(line).pressure(self.now() if t is None else t) / 100.0
 
     def needle_line_mbar(self, t: float | None = None) -> float:
-        """Pressure behind the gas needle (the capacitance manometer)."""
-        t = self.now() if t is None else t
-        cfg = self.config
-        hours = (t - self._t_start) / 3600.0
-        return cfg.needle_line_mbar * (1 - cfg.line_depletion_per_h * hours) * (
-            1 + cfg.line_drift * math.sin(2 * math.pi * hours / 0.8 + self._phase[2])
-        )
+        """Pressure behind the gas needle of the target line (its capacitance manometer)."""
+        return self.lines["target"].pressure(self.now() if t is None else t) / 100.0
+
+    def line_flow(self, line: str, t: float | None = None) -> float:
+        """Molecules/s through one open outlet of ``line`` at its pressure at ``t``."""
+        ln = self._line(line)
+        return ln.outlet_flow(ln.pressure(self.now() if t is None else t))
+
+    def needle_density(self, line: str, t: float | None = None) -> float:
+        """The directed-beam density of ``line`` in the interaction region (1: the target
+        gas at ``needle_line_mbar`` through the needle)."""
+        return self._densities(self._line_state[self._line(line).name], self.now() if t is None else t)[0]
+
+    def diffuse_density(self, line: str, t: float | None = None) -> float:
+        """The diffuse (chamber) density of ``line``, same unit."""
+        return self._densities(self._line_state[self._line(line).name], self.now() if t is None else t)[1]
+
+    def _densities(self, state: "_LineState", t: float) -> tuple[float, float, float]:
+        """(beam, diffuse, chamber flow / nominal flow) of one line at ``t``."""
+        needle = state.needle_lag.value(t)
+        chamber = state.chamber_lag.value(t)
+        if needle < 1e-12 and chamber < 1e-12:
+            return 0.0, 0.0, 0.0
+        line = state.line
+        p = line.pressure(t)
+        flow = line.outlet_flow(p)
+        beam = needle * flow * state.beam_scale * beam_peaking(line.knudsen(p)) if needle >= 1e-12 else 0.0
+        return beam, chamber * flow * state.diffuse_scale, chamber * flow / self.nominal_flow
 
     def _burst_mbar(self, t: float) -> float:
         total = 0.0
@@ -480,17 +635,42 @@ class World:
     def chamber_mbar(self, t: float | None = None) -> float:
         t = self.now() if t is None else t
         cfg = self.config
-        return cfg.base_pressure_mbar + cfg.gas_load_mbar * self._gas_load.value(t) + self._burst_mbar(t)
+        flow = sum(self._densities(state, t)[2] for state in self._states)
+        return cfg.base_pressure_mbar + cfg.gas_load_mbar * flow + self._burst_mbar(t)
 
     def chamber_gauge_mbar(self) -> float:
         with self.lock:
             p = self.chamber_mbar() * (1 + self.config.gauge_noise * self.rng.standard_normal())
             return self._reading("chamber_pressure", p)
 
-    def needle_gauge_mbar(self) -> float:
+    def line_gauge_mbar(self, line: str) -> float:
+        """The capacitance manometer of ``line``: its pressure with the gauge's noise."""
         with self.lock:
-            p = self.needle_line_mbar() * (1 + self.config.gauge_noise * self.rng.standard_normal())
-            return self._reading("needle_pressure", p)
+            p = self.line_pressure_mbar(line) * (1 + self.config.gauge_noise * self.rng.standard_normal())
+            return self._reading(_LINE_FREEZE[line], p)
+
+    def needle_gauge_mbar(self) -> float:
+        return self.line_gauge_mbar("target")
+
+    def gauge_sensors(self, controller: str) -> dict[int, str | None]:
+        """What each channel of gauge controller ``controller`` measures (:data:`GAUGE_CHANNELS`)."""
+        try:
+            return dict(GAUGE_CHANNELS[controller])
+        except KeyError:
+            raise ValueError(f"unknown gauge controller {controller!r}: one of {', '.join(GAUGE_CHANNELS)}") from None
+
+    def gauge_readers(self, controller: str):
+        """Channel -> the reading function (mbar) of controller ``controller``'s sensor,
+        None where the channel has no sensor."""
+        readers = {}
+        for channel, what in self.gauge_sensors(controller).items():
+            if what is None:
+                readers[channel] = None
+            elif what == "chamber":
+                readers[channel] = self.chamber_gauge_mbar
+            else:
+                readers[channel] = lambda line=what: self.line_gauge_mbar(line)
+        return readers
 
     # ------------------------------------------------------------------ detector
     def scattering_angle_deg(self, t: float | None = None) -> float:
@@ -504,15 +684,25 @@ class World:
         excess = 1 + cfg.small_angle_excess * math.exp(-(angle_deg - 25.0) / cfg.small_angle_length_deg)
         return excess / max(s, 0.05)
 
-    def effective_volume_correction(self, angle_deg: float) -> float:
-        """The per-angle factor that turns net rate into relative DCS (exact for the sim)."""
-        return 1.0 / self.geometry(angle_deg)
+    def volume_deviation(self, angle_deg: float) -> float:
+        """The effective volume's deviation V(theta) from 1/sin(theta): ``sin(theta) *
+        geometry(theta)`` away from 0 and 180 deg (1 at large angles, 1 + excess at 25 deg)."""
+        cfg = self.config
+        return 1 + cfg.small_angle_excess * math.exp(-(angle_deg - 25.0) / cfg.small_angle_length_deg)
 
-    def _dcs(self, energy: float, angle: float) -> float:
-        key = (self.gas, round(energy, 3), round(angle, 4))
+    def effective_volume_correction(self, angle_deg: float) -> float:
+        """``1/V(theta)``: the factor that makes the relative DCS exact under the reduction
+        ``rel_dcs = net rate / nA / mbar * sin(theta) * factor`` (for tests that isolate
+        other physics; the simulated apparatus file does not carry it by default)."""
+        return 1.0 / self.volume_deviation(angle_deg)
+
+    def _dcs(self, line: str, energy: float, angle: float) -> float:
+        key = (line, round(energy, 3), round(angle, 4))
         value = self._dcs_cache.get(key)
         if value is None:
-            value = float(self.dcs_tables[self.gas](energy, angle))
+            table = self.dcs_tables[line]
+            fwhm = self.config.angular_fwhm_deg
+            value = float(table(energy, angle)) if fwhm <= 0 else _convolved(table, energy, angle, fwhm)
             if len(self._dcs_cache) > 100000:
                 self._dcs_cache.clear()
             self._dcs_cache[key] = value
@@ -535,12 +725,20 @@ class World:
         angle = self.scattering_angle_deg(t)
         if beam <= 0 or energy < 1:
             return cfg.dark_rate_cps * eta
-        dcs = self._dcs(energy, angle)
-        needle = (self.needle_line_mbar(t) / cfg.needle_line_mbar) * self._needle_flow.value(t) * self.geometry(angle)
-        gas = self._gas_load.value(t) + self._burst_mbar(t) / cfg.gas_load_mbar
-        diffuse = cfg.diffuse_fraction * gas / max(abs(math.sin(math.radians(angle))), 0.05)
+        beam_term = diffuse_term = 0.0
+        for state in self._states:
+            needle, diffuse, _ = self._densities(state, t)
+            if needle or diffuse:
+                dcs = self._dcs(state.name, energy, angle)
+                beam_term += dcs * needle
+                diffuse_term += dcs * diffuse
+        burst = self._burst_mbar(t) if self._bursts else 0.0
+        if burst:  # a burst of the target gas (outgassing, a valve slip)
+            diffuse_term += self._dcs("target", energy, angle) * burst / cfg.gas_load_mbar
+        sin = max(abs(math.sin(math.radians(angle))), 0.05)
         transmission = self._transmission(ANALYZER_ELECTRODES, energy, t)
-        scattered = cfg.rate_constant_cps * beam * dcs * (needle + diffuse) * transmission
+        path = beam_term * self.geometry(angle) + cfg.diffuse_fraction * diffuse_term / sin
+        scattered = cfg.rate_constant_cps * beam * path * transmission
         return (scattered + cfg.aperture_rate_cps * beam * transmission + cfg.dark_rate_cps) * eta
 
     def detected_rate(self, n_true: float) -> float:
@@ -600,12 +798,14 @@ class World:
             self._beam_losses.append((start, start + duration_s))
 
     def freeze(self, quantity: str, value: float | None = None) -> None:
-        """Freeze a reading (``beam_current``, ``chamber_pressure``, ``needle_pressure``)
-        at its present value (or ``value``): a stuck sensor."""
+        """Freeze a reading (``beam_current``, ``chamber_pressure``, ``needle_pressure`` (the
+        target line's manometer), ``reference_line_pressure``) at its present value (or
+        ``value``): a stuck sensor."""
         readers = {
             "beam_current": lambda: -self.beam_current_A(),
             "chamber_pressure": self.chamber_mbar,
             "needle_pressure": self.needle_line_mbar,
+            "reference_line_pressure": lambda: self.line_pressure_mbar("reference"),
         }
         if quantity not in readers:
             raise ValueError(f"cannot freeze {quantity!r}: one of {sorted(readers)}")
@@ -618,3 +818,34 @@ class World:
                 self._frozen.clear()
             else:
                 self._frozen.pop(quantity, None)
+
+
+@dataclass(eq=False)
+class _LineState:
+    """A gas line as the world sees it: the line, the lags of its gas beam and of its
+    chamber gas, and the scales that turn its flow into the relative densities."""
+
+    name: str
+    line: GasLine
+    needle_lag: Lag
+    chamber_lag: Lag
+    beam_scale: float = 0.0
+    diffuse_scale: float = 0.0
+
+
+_CONVOLUTION_STEP_DEG = 0.05
+_CONVOLUTION_HALF_WIDTH_SIGMAS = 5.0
+
+
+def _convolved(table: DcsTable, energy: float, angle: float, fwhm_deg: float) -> float:
+    """The table at ``angle`` averaged over a Gaussian response of ``fwhm_deg`` (reflected
+    at 0 and 180 deg, a polar angle), on a grid of 0.05 deg over +-5 sigma: the same
+    recipe as the analysis's convolved reference, so its argon factors are exact."""
+    sigma = fwhm_deg / _FWHM_PER_SIGMA
+    offsets = np.arange(-_CONVOLUTION_HALF_WIDTH_SIGMAS * sigma,
+                        _CONVOLUTION_HALF_WIDTH_SIGMAS * sigma + _CONVOLUTION_STEP_DEG / 2, _CONVOLUTION_STEP_DEG)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+    where = np.abs(angle + offsets)
+    where = np.where(where > 180.0, 360.0 - where, where)
+    return float(np.asarray(table(energy, where), dtype=float) @ kernel)

@@ -469,3 +469,63 @@ def test_cut_connection_then_reconnects(gauge, served, kind):
         gauge.pressure(1)
     assert gauge.pressure(1).status == 0
     assert gauge.pressure(2).status == 0
+
+
+# ====================================================================== the second controller
+# `line_gauges`: the reference line's capacitance manometer on channel 1, no sensor on
+# channel 2.  Exact bytes for what any client sends (ENQ alone, ENQ + CR LF).
+
+
+@pytest.fixture
+def line_tpg(world):
+    world.freeze("reference_line_pressure", 0.4)
+    return TPG362Emulator(world, "line_gauges")
+
+
+def test_line_gauges_read_the_reference_line_and_report_no_sensor(line_tpg):
+    assert ask(line_tpg, b"PR1") == b"0,+4.0000E-01\r\n"
+    assert ask(line_tpg, b"PR2") == b"5,+2.0000E-02\r\n"
+    assert ask(line_tpg, b"PRX") == b"0,+4.0000E-01,5,+2.0000E-02\r\n"
+    assert ask(line_tpg, b"TID") == b"CMR,noSEn\r\n"
+    assert ask(line_tpg, b"SEN") == b"0,0\r\n"  # neither can be switched
+    assert ask(line_tpg, b"RES") == b"0\r\n"  # a channel without a sensor is not an error
+
+
+def test_line_gauges_answer_every_client_style(line_tpg):
+    assert line_tpg.feed(b"PR1\r") == ACK  # CR alone
+    assert line_tpg.feed(ENQ) == b"0,+4.0000E-01\r\n"
+    assert line_tpg.feed(b"PRX\r\n") == ACK  # CR LF, then ENQ + CR LF (hvl-ccb)
+    assert line_tpg.feed(ENQ + b"\r\n") == b"0,+4.0000E-01,5,+2.0000E-02\r\n"
+    assert line_tpg.feed(b"PR2\r\n" + ENQ) == ACK + b"5,+2.0000E-02\r\n"  # one write (pylablib-like)
+    assert line_tpg.feed(ENQ) == b"5,+2.0000E-02\r\n"  # ENQ again reads again
+
+
+def test_line_gauges_no_sensor_whatever_status_is_forced(line_tpg):
+    line_tpg.sensor_status[2] = 0  # a test hook cannot plug a sensor in
+    assert ask(line_tpg, b"PR2") == b"5,+2.0000E-02\r\n"
+    assert ask(line_tpg, b"OFC,2,2") == b"2,0\r\n"  # auto offset: the manometer's reading, not the empty channel
+    assert ask(line_tpg, b"OFD") == b"+4.0000E-01,+0.0000E+00\r\n"
+    assert ask(line_tpg, b"PR2") == b"5,+2.0000E-02\r\n"
+
+
+def test_line_gauges_units_and_the_no_sensor_reading(line_tpg):
+    assert ask(line_tpg, b"UNI,2") == b"2\r\n"
+    assert ask(line_tpg, b"PRX") == b"0,+4.0000E+01,5,+2.0000E+00\r\n"
+
+
+def test_gauges_by_name_default_and_unknown(world):
+    assert TPG362Emulator(world).gauges == {1: PKR, 2: CMR}
+    assert TPG362Emulator(world, "line_gauges").gauges == {1: CMR, 2: CMR}
+    with pytest.raises(ValueError, match="unknown gauge controller"):
+        TPG362Emulator(world, "hv_gun")
+
+
+def test_driver_reads_the_reference_line_and_refuses_the_empty_channel(world, serve, clock):
+    world.unfreeze()
+    server = serve(TPG362Emulator(world, "line_gauges"))
+    with TPG362(server.socket_url, clock=clock, timeout_s=0.3) as tpg:
+        assert tpg.pressure(1).value_mbar == pytest.approx(world.line_pressure_mbar("reference"), rel=0.001)
+        assert tpg.gauge_identification() == ("CMR", "noSEn")
+        with pytest.raises(DeviceError, match="channel 2: no sensor"):
+            tpg.pressure(2)
+        assert tpg.probe()["channel_2"]["pressure_mbar"] is None

@@ -46,7 +46,10 @@ def test_counts_follow_the_dcs_in_angle(world, clock):
         world.goniometer.move_to(angle, clock.now())
         clock.sleep(30)
         rates[angle] -= world.true_rate()  # background: same gas load through the side leak
-    ratio = (rates[40.0] * world.effective_volume_correction(40.0)) / (rates[90.0] * world.effective_volume_correction(90.0))
+    def relative(angle):  # the reduction: net rate * sin(theta) * effective-volume factor
+        return rates[angle] * math.sin(math.radians(angle)) * world.effective_volume_correction(angle)
+
+    ratio = relative(40.0) / relative(90.0)
     # beam drift between the two readings is at the per-cent level
     assert ratio == pytest.approx(table(100, 40.0) / table(100, 90.0), rel=0.05)
 
@@ -199,3 +202,29 @@ def test_cached_transmission_equals_direct_computation_through_ramps(world, cloc
     world.electrode("lens_A2").set_voltage(world.tuned_potential("lens_A2", 120.0) + 30, clock.now())
     clock.sleep(60.0)  # a change after settling invalidates the cache
     assert world._transmission(ANALYZER_ELECTRODES, 120.0, clock.now()) < 0.9
+
+
+def test_angular_response_convolves_the_dcs_tables(clock):
+    """WorldConfig.angular_fwhm_deg: each line's DCS averaged over a Gaussian in angle; the
+    argon minimum at 123 deg / 100 eV fills in by 1.344 under 4 deg (docs/absolute.md)."""
+    world = World(clock, WorldConfig(seed=1, angular_fwhm_deg=4.0))
+    table = world.dcs_tables["reference"]
+    sigma = 4.0 / (2 * math.sqrt(2 * math.log(2)))
+    x = np.linspace(-6 * sigma, 6 * sigma, 2401)
+    weights = np.exp(-0.5 * (x / sigma) ** 2)
+    for line, energy, angle in (("reference", 100.0, 123.0), ("target", 50.0, 60.0), ("reference", 150.0, 2.0)):
+        grid = np.abs(angle + x)
+        direct = np.sum(world.dcs_tables[line](energy, grid) * weights) / np.sum(weights)
+        assert world._dcs(line, energy, angle) == pytest.approx(direct, rel=1e-3)
+    assert world._dcs("reference", 100.0, 123.0) / table(100.0, 123.0) == pytest.approx(1.344, abs=0.002)
+    sharp = World(clock, WorldConfig(seed=1))
+    assert sharp._dcs("reference", 100.0, 123.0) == pytest.approx(float(table(100.0, 123.0)), rel=1e-12)
+
+
+def test_volume_deviation_is_what_the_exact_factor_inverts(world):
+    for angle in (25.0, 30.0, 60.0, 120.0):
+        v = world.volume_deviation(angle)
+        assert v == pytest.approx(math.sin(math.radians(angle)) * world.geometry(angle), rel=1e-12)
+        assert world.effective_volume_correction(angle) == pytest.approx(1 / v, rel=1e-12)
+    assert world.volume_deviation(25.0) == pytest.approx(1.15)
+    assert world.volume_deviation(90.0) == pytest.approx(1.0, abs=1e-5)
