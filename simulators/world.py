@@ -222,9 +222,10 @@ class Lag:
         self._t0 = t
 
     def value(self, t: float) -> float:
-        if self.tau_s <= 0:
+        elapsed = t - self._t0
+        if self.tau_s <= 0 or elapsed > 50.0 * self.tau_s:  # settled: exp(-50) ~ 2e-22
             return self._target
-        return self._target + (self._v0 - self._target) * math.exp(-max(0.0, t - self._t0) / self.tau_s)
+        return self._target + (self._v0 - self._target) * math.exp(-max(0.0, elapsed) / self.tau_s)
 
     def set_target(self, target: float, t: float) -> None:
         self._v0 = self.value(t)
@@ -591,25 +592,30 @@ class World:
 
     def line_pressure_mbar(self, line: str, t: float | None = None) -> float:
         """True pressure in ``line`` (mbar) at ``t`` (default now)."""
-        return self._line(line).pressure(self.now() if t is None else t) / 100.0
+        with self.lock:  # the line's pressure grid grows as it is read
+            return self._line(line).pressure(self.now() if t is None else t) / 100.0
 
     def needle_line_mbar(self, t: float | None = None) -> float:
         """Pressure behind the gas needle of the target line (its capacitance manometer)."""
-        return self.lines["target"].pressure(self.now() if t is None else t) / 100.0
+        with self.lock:
+            return self.lines["target"].pressure(self.now() if t is None else t) / 100.0
 
     def line_flow(self, line: str, t: float | None = None) -> float:
         """Molecules/s through one open outlet of ``line`` at its pressure at ``t``."""
         ln = self._line(line)
-        return ln.outlet_flow(ln.pressure(self.now() if t is None else t))
+        with self.lock:
+            return ln.outlet_flow(ln.pressure(self.now() if t is None else t))
 
     def needle_density(self, line: str, t: float | None = None) -> float:
         """The directed-beam density of ``line`` in the interaction region (1: the target
         gas at ``needle_line_mbar`` through the needle)."""
-        return self._densities(self._line_state[self._line(line).name], self.now() if t is None else t)[0]
+        with self.lock:
+            return self._densities(self._line_state[self._line(line).name], self.now() if t is None else t)[0]
 
     def diffuse_density(self, line: str, t: float | None = None) -> float:
         """The diffuse (chamber) density of ``line``, same unit."""
-        return self._densities(self._line_state[self._line(line).name], self.now() if t is None else t)[1]
+        with self.lock:
+            return self._densities(self._line_state[self._line(line).name], self.now() if t is None else t)[1]
 
     def _densities(self, state: "_LineState", t: float) -> tuple[float, float, float]:
         """(beam, diffuse, chamber flow / nominal flow) of one line at ``t``."""
@@ -621,7 +627,8 @@ class World:
         p = line.pressure(t)
         flow = line.outlet_flow(p)
         beam = needle * flow * state.beam_scale * beam_peaking(line.knudsen(p)) if needle >= 1e-12 else 0.0
-        return beam, chamber * flow * state.diffuse_scale, chamber * flow / self.nominal_flow
+        chamber_flow = chamber * flow
+        return beam, chamber_flow * state.diffuse_scale, chamber_flow / self.nominal_flow
 
     def _burst_mbar(self, t: float) -> float:
         total = 0.0
@@ -635,7 +642,8 @@ class World:
     def chamber_mbar(self, t: float | None = None) -> float:
         t = self.now() if t is None else t
         cfg = self.config
-        flow = sum(self._densities(state, t)[2] for state in self._states)
+        with self.lock:
+            flow = sum(self._densities(state, t)[2] for state in self._states)
         return cfg.base_pressure_mbar + cfg.gas_load_mbar * flow + self._burst_mbar(t)
 
     def chamber_gauge_mbar(self) -> float:
@@ -726,12 +734,13 @@ class World:
         if beam <= 0 or energy < 1:
             return cfg.dark_rate_cps * eta
         beam_term = diffuse_term = 0.0
-        for state in self._states:
-            needle, diffuse, _ = self._densities(state, t)
-            if needle or diffuse:
-                dcs = self._dcs(state.name, energy, angle)
-                beam_term += dcs * needle
-                diffuse_term += dcs * diffuse
+        with self.lock:  # the lines' pressure grids grow as they are read
+            for state in self._states:
+                needle, diffuse, _ = self._densities(state, t)
+                if needle or diffuse:
+                    dcs = self._dcs(state.name, energy, angle)
+                    beam_term += dcs * needle
+                    diffuse_term += dcs * diffuse
         burst = self._burst_mbar(t) if self._bursts else 0.0
         if burst:  # a burst of the target gas (outgassing, a valve slip)
             diffuse_term += self._dcs("target", energy, angle) * burst / cfg.gas_load_mbar
