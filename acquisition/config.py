@@ -960,7 +960,11 @@ def _gas_lines(root: Table, instruments: dict[str, InstrumentConfig], gas_line: 
     count = (valves.option("relay_count", _option_default(valves.model, "relay_count", _DEFAULT_RELAY_COUNT))
              if valves else _DEFAULT_RELAY_COUNT)
     relay_what = f"relay of the 'valves' module ({count} relays)"
-    gauges = [n for n in instruments if n in ("gauges", *OPTIONAL_ROLE_MODELS)]
+    # the declared names, valid or not: an instrument with a bad address is reported
+    # there, not again as an unknown gauge of every line
+    declared = root.data.get("instruments")
+    declared = declared if isinstance(declared, dict) else instruments
+    gauges = [n for n in declared if n in ("gauges", *OPTIONAL_ROLE_MODELS)]
     used: dict[int, str] = {}
     for name, t in section.subtables("a gas line: needle_relay, side_relay, gauge, ...").items():
         if name not in LINE_NAMES:

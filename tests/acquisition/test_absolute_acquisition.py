@@ -137,7 +137,7 @@ def test_rfm_plan_pressures_are_equal_mean_free_paths():
         (None, {"gas_lines.reference": DELETE}, "kind", "needs a reference gas line"),
         (None, {"gases.argon": {"molar_mass_g_mol": 39.948, "kinetic_diameter_nm": 0.358}}, "rfm.reference_gas",
          "has no definition file"),
-        (("rise_s = 60.0", "rise_s = 2.0"), {}, "rfm.rise_s", "at least 5 samples"),
+        (("rise_s = 30.0", "rise_s = 2.0"), {}, "rfm.rise_s", "at least 5 samples"),
         (("kind = \"rfm\"", "kind = \"dcs\""), {}, "rfm", "only for a plan of kind = 'rfm'"),
         (("kind = \"rfm\"", "kind = \"rmf\""), {}, "kind", "did you mean 'rfm'"),
         (("[settle]", "[background]\nmode = \"none\"\n\n[settle]"), {}, "background", "every intensity"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import drivers
-from acquisition.roles import HV_MODULE, ROLES, satisfies
+from acquisition.roles import HV_MODULE, OPTIONAL_ROLES, ROLES, satisfies
 from drivers.base import Instrument, Option
 from simulators.apparatus import ROLES as SIM_ROLES
 from simulators.apparatus import emulators
@@ -66,5 +66,5 @@ def test_aliases_name_real_models_and_never_shadow_one():
 
 def test_the_simulated_installation_uses_models_that_fit_their_roles():
     for role, model in SIM_ROLES.items():
-        protocol = ROLES.get(role, HV_MODULE)
+        protocol = ROLES.get(role) or OPTIONAL_ROLES.get(role, HV_MODULE)
         assert not satisfies(drivers.driver_class(model), protocol), (role, model)

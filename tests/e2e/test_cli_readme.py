@@ -48,9 +48,12 @@ def _start_sim(argv: list[str], cwd: Path) -> subprocess.Popen:
 
 
 def _stop(proc: subprocess.Popen) -> str:
+    """Stop it and return the rest of its output.  Read through the same text stream the
+    banner's readline used: communicate(timeout=...) reads the pipe's file descriptor
+    and loses what readline had already buffered (the banner's later lines)."""
     proc.terminate()
-    out, _ = proc.communicate(timeout=20)
-    return out
+    proc.wait(timeout=20)
+    return proc.stdout.read()
 
 
 @pytest.mark.timeout(240)

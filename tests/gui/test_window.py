@@ -180,7 +180,7 @@ def test_a_silent_instrument_shows_faulted_the_loop_keeps_turning_and_abort_ends
     assert light.reason and light.reason in light.toolTip() and "FAULT" in light.label.text()
     assert "INSTRUMENT FAULT" in window.banner.text() and "gauges" in window.banner.text()
     # the GUI thread never waited on the silent instrument: the redraw timer kept ticking
-    assert window.ticks > ticks + 5
+    # (waited for, not asserted at once: how many ticks have passed is wall time)
     qtbot.waitUntil(lambda: window.ticks > ticks + 10)
     qtbot.waitUntil(window.scan.abort.isEnabled)
     click(qtbot, window.scan.abort)
