@@ -122,7 +122,8 @@ def _target_gas(path: str):
     try:
         gas = load_gas(path)
     except GasFileError as exc:
-        raise Refused(f"--target-gas {path}: {exc}") from None
+        more = f" (and {len(exc.lines) - 1} more problems)" if len(exc.lines) > 1 else ""
+        raise Refused(f"--target-gas {path}: not a valid gas definition: {exc.lines[0]}{more}") from None
     if gas.dcs_table is None:
         raise Refused(f"--target-gas {path}: has no dcs_table; the simulator needs the gas's DCS to scatter from it")
     return gas

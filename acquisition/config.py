@@ -382,8 +382,9 @@ class GasConfig:
 
     def gas(self):
         """The :class:`foundation.gas.Gas` of a gas given by its definition file (the
-        relative flow method needs its diameter's kind and provenance); None otherwise."""
-        if self.definition is None:
+        relative flow method needs its diameter's kind and provenance); None otherwise,
+        or when the file is not here (an apparatus stored in a run file)."""
+        if self.definition is None or not self.definition.is_file():
             return None
         from foundation.gas import load_gas
 
@@ -909,10 +910,14 @@ def _gases(root: Table, base: Path, check_paths: bool = True) -> dict[str, GasCo
             gas, file = definition
             for key, value, own in (("molar_mass_g_mol", mass, gas.molar_mass_g_mol),
                                     ("kinetic_diameter_nm", diameter, gas.diameter_A / 10)):
-                if value is not None and abs(value - own) > 1e-9 * own:
+                if value is not None and math.isfinite(own) and abs(value - own) > 1e-9 * own:
                     t.error(key, value, f"must agree with the definition file {str(file)!r} ({show(own)}), "
                                         "or be left out")
-            mass, diameter, kind = gas.molar_mass_g_mol, gas.diameter_A / 10, gas.diameter_kind
+            if math.isfinite(gas.molar_mass_g_mol):
+                mass, diameter, kind = gas.molar_mass_g_mol, gas.diameter_A / 10, gas.diameter_kind
+            else:
+                mass = math.nan if mass is None else mass
+                diameter = math.nan if diameter is None else diameter
             path = path or gas.dcs_table
             definition = file
         elif definition is MISSING:  # a broken definition file: reported already
@@ -937,13 +942,26 @@ def _gas_definition(t: Table, base: Path, check_paths: bool):
         if check_paths:
             t.error("definition", written, f"no such file {str(path)!r} (relative paths are relative to the "
                                            "apparatus file)")
-        return MISSING
+            return MISSING
+        # the apparatus stored in a run file, read on another machine: the gas is known
+        # by name (a plan may name it); what only its file says is unknown (NaN), so an
+        # RFM plan that needs it is refused when it asks (GasConfig.gas)
+        return _UnknownGas(), path
     try:
         return load_gas(path), path
     except GasFileError as exc:
         problems = "; ".join(line.removeprefix(f"{path}: ") for line in exc.lines)
         t.error("definition", written, f"not a valid gas definition: {problems}")
         return MISSING
+
+
+class _UnknownGas:
+    """A definition file that is absent where a stored apparatus is read again."""
+
+    molar_mass_g_mol = math.nan
+    diameter_A = math.nan
+    diameter_kind = None
+    dcs_table = None
 
 
 def _gas_lines(root: Table, instruments: dict[str, InstrumentConfig], gas_line: GasLineConfig | None,

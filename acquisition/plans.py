@@ -519,7 +519,8 @@ def rfm_pressures(plan: Plan, apparatus: ApparatusConfig) -> tuple[float, float,
     for name in (plan.scan.gas, plan.rfm.reference_gas):
         gas = apparatus.gases[name].gas()
         if gas is None:
-            raise ValueError(f"gas {name!r} has no definition file in the apparatus file (gases.{name}.definition): "
+            raise ValueError(f"gas {name!r} has no definition file in the apparatus file, or it is not on this "
+                             f"machine (gases.{name}.definition): "
                              "the relative flow method needs its diameter's kind and provenance")
         gases.append(gas)
     target, reference = gases

@@ -29,10 +29,10 @@ GASES = ROOT / "examples" / "gases"
 
 
 def rfm_lab() -> dict:
-    """The lab example with both gases given by their definition files (what an RFM needs)."""
+    """The lab example: both gases by their definition files, as an RFM needs."""
     data = lab_data()
-    data["gases"] = {"isoflurane": {"definition": str(GASES / "isoflurane.toml")},
-                     "argon": {"definition": str(GASES / "argon.toml")}}
+    assert {gas.get("definition", "").rsplit("/", 1)[-1] for gas in data["gases"].values()} == {
+        "isoflurane.toml", "argon.toml"}
     return data
 
 
@@ -150,6 +150,26 @@ def test_rfm_plan_mistakes(plan_edit, apparatus_changes, key, allowed):
         parse_plan(text, source="rfm.toml", apparatus=config)
     assert any(line.startswith(f"rfm.toml: {key}") and allowed in line for line in str(info.value).splitlines()), \
         str(info.value)
+
+
+def test_the_lab_example_runs_the_rfm_plan():
+    plan = parse_plan(RFM_PLAN, source="rfm.toml", apparatus=load_apparatus(LAB))
+    assert plan.kind == "rfm"
+
+
+def test_a_stored_apparatus_whose_definition_is_elsewhere_still_reads(tmp_path):
+    """A run file read on another machine: the gas is known by name (a DCS plan resumes),
+    an RFM plan is refused naming the missing file."""
+    data = mutate(rfm_lab(), {"gases.isoflurane.definition": str(tmp_path / "gone.toml")})
+    from acquisition.config import parse_apparatus
+    from tests.acquisition.test_config import to_toml
+
+    with pytest.raises(ConfigError, match="gases.isoflurane.definition"):
+        parse_apparatus(to_toml(data), source="<run file>", base_dir=tmp_path)
+    config = parse_apparatus(to_toml(data), source="<run file>", base_dir=tmp_path, check_paths=False)
+    assert "isoflurane" in config.gases and np.isnan(config.gases["isoflurane"].molar_mass_g_mol)
+    with pytest.raises(ConfigError, match="not on this machine"):
+        parse_plan(RFM_PLAN, source="rfm.toml", apparatus=config)
 
 
 def test_volume_plan_parses():

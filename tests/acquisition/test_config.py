@@ -96,7 +96,13 @@ def mutate(data: dict, changes: dict) -> dict:
 
 
 def lab_data() -> dict:
-    return tomllib.loads(LAB.read_text())
+    """The lab example as data, its gas definition files named absolutely (the tests
+    write variants of it anywhere)."""
+    data = tomllib.loads(LAB.read_text())
+    for gas in data["gases"].values():
+        if "definition" in gas:
+            gas["definition"] = str((EXAMPLES / gas["definition"]).resolve())
+    return data
 
 
 def parse(data: dict) -> ApparatusConfig:
@@ -144,7 +150,8 @@ def test_lab_example_parses_with_the_simulator_electrode_names():
     assert set(config.gases) == {"isoflurane", "argon"}
     argon = config.gases["argon"]
     assert argon.dcs_table == (ROOT / "foundation/data/argon_dcs_elsepa.csv").resolve()
-    assert config.gases["isoflurane"].dcs_table is None
+    assert config.gases["isoflurane"].dcs_table.name == "isoflurane_dcs_table1.csv"  # its definition's
+    assert config.gases["isoflurane"].diameter_kind == config.gases["argon"].diameter_kind == "hard-sphere"
     assert config.instrument("picoammeter").address == "GPIB0::14::INSTR"
     assert config.instrument("filament").options == {"max_current_A": 2.6, "max_voltage_V": 4.0}
     assert config.angle_limits_deg == (20.0, 130.0)
