@@ -1,0 +1,131 @@
+"""The RFM procedure on the simulated apparatus, in virtual time: what an operator at the
+apparatus relies on beyond the numbers.  A declined pressure stops the run safe; a rise
+that reaches the gas-line interlock is cut and the line goes back to its bypass; an
+interrupted run resumes without measuring a finished rate of rise again; a session
+without an operator refuses the plan before anything is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acquisition.config import parse_apparatus
+from acquisition.events import Message, PressureRise
+from acquisition.operator import OperatorDeclined
+from acquisition.plans import parse_plan
+from acquisition.procedures.rfm import NoOperator
+from acquisition.session import Session
+from acquisition.storage import read_run
+from foundation.clock import VirtualClock
+from simulators.apparatus import SimulatedApparatus
+from simulators.operator import SimulatedOperator
+from simulators.world import LINE_RELAYS, WorldConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAN = (ROOT / "examples" / "isoflurane_rfm.toml").read_text().replace(
+    "[50, 100, 150, 200, 250, 300]", "[100, 200]").replace("dwell_s = 60.0", "dwell_s = 20.0").replace(
+    "background_dwell_s = 30.0", "background_dwell_s = 10.0")
+
+
+class Declining:
+    def set_line_pressure(self, request, read):
+        raise OperatorDeclined(f"the operator declined to {request.describe()}")
+
+
+def session_on(sim, clock, operator="sim", edits=()):
+    text = sim.apparatus_toml()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    config = parse_apparatus(text, source="<sim>")
+    operator = SimulatedOperator(sim.world) if operator == "sim" else operator
+    return Session.connect(config, clock, monitor_interval_s=None, operator=operator), config
+
+
+def run_to_end(session, plan, path, collect=None):
+    handle = session.run_plan(plan, path, also=(collect,) if collect else ())
+    return handle.join(600)
+
+
+def test_a_declined_pressure_stops_the_run_safe(tmp_path):
+    clock = VirtualClock()
+    with SimulatedApparatus(clock, WorldConfig(seed=3)) as sim:
+        session, config = session_on(sim, clock, operator=Declining())
+        # ask for a pressure the lines do not hold, so the operator must act
+        plan = parse_plan(PLAN.replace("target_pressure_mbar = 0.15", "target_pressure_mbar = 0.10"),
+                          source="<plan>", apparatus=config)
+        with session:
+            stop = run_to_end(session, plan, tmp_path / "declined.h5")
+        assert stop.status == "failed" and "declined" in stop.reason
+        assert not any(sim.world.relays)  # every line to its bypass, none left shut or open to the chamber
+        assert sim.world.electrode("channeltron").emergency_off or not sim.world.electrode("channeltron").on
+    assert read_run(tmp_path / "declined.h5").n_points == 0
+
+
+def test_a_rise_reaching_the_interlock_is_cut_and_the_line_reopened(tmp_path):
+    clock = VirtualClock()
+    messages, rises = [], []
+
+    def collect(event):
+        if isinstance(event, Message):
+            messages.append(event.text)
+        if isinstance(event, PressureRise):
+            rises.append(event)
+
+    with SimulatedApparatus(clock, WorldConfig(seed=4)) as sim:
+        # argon sits at 0.40 mbar and rises ~5e-3 mbar/s: a trip level of 0.48 mbar is reached in ~16 s
+        session, config = session_on(sim, clock, edits=(("needle_max_mbar = 1.0", "needle_max_mbar = 0.48"),
+                                                        ("needle_resume_mbar = 0.8", "needle_resume_mbar = 0.45")))
+        plan = parse_plan(PLAN.replace("[100, 200]", "[100]").replace("sweeps = 2 ", "sweeps = 1 "),
+                          source="<plan>", apparatus=config)
+        with session:
+            stop = run_to_end(session, plan, tmp_path / "cut.h5", collect)
+        assert stop.status == "success", stop.reason
+        argon = [r for r in rises if r.line == "reference" and r.kind == "rise"]
+        assert argon and max(argon[0].pressures_mbar) >= 0.48 and argon[0].times_s[-1] < 25
+        assert any("record cut after" in m for m in messages)
+        shut = LINE_RELAYS["reference"]["shut"]
+        assert not sim.world.relays[shut]  # the line went back to its bypass
+    run = read_run(tmp_path / "cut.h5")
+    assert run.n_rises == 4 and set(run.rises["kind"]) == {"base", "rise"}
+
+
+def test_an_interrupted_rfm_run_resumes_without_measuring_a_rise_again(tmp_path):
+    clock = VirtualClock()
+    path = tmp_path / "rfm.h5"
+    with SimulatedApparatus(clock, WorldConfig(seed=6)) as sim:
+        session, config = session_on(sim, clock)
+        plan = parse_plan(PLAN, source="<plan>", apparatus=config)
+        with session:
+            handle = None
+            seen = []
+
+            def abort_after_second_rise(event):
+                if isinstance(event, PressureRise) and event.kind == "rise":
+                    seen.append(event.key)
+                    if len(seen) == 2:
+                        handle.abort("test: interrupted")
+
+            handle = session.run_plan(plan, path, also=(abort_after_second_rise,))
+            assert handle.join(600).status == "aborted"
+            first = read_run(path)
+            assert first.done_rise_keys() == set(seen)
+            resumed = session.resume_run(path)
+            assert resumed.join(600).status == "success"
+    run = read_run(path)
+    keys = [(int(c), int(e), int(g)) for c, e, g, k in zip(run.rises["cycle"], run.rises["energy_index"],
+                                                          run.rises["gas_index"], run.rises["kind"]) if k == "rise"]
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == 2 * 2 * 2  # energies x cycles x gases, once each
+    assert run.n_points == 2 * 2 * 2 * 2 and run.status == "success"
+    assert len(run.done_keys()) == run.planned_points
+
+
+def test_a_session_without_an_operator_refuses_an_rfm_plan(tmp_path):
+    clock = VirtualClock()
+    with SimulatedApparatus(clock, WorldConfig(seed=7)) as sim:
+        session, config = session_on(sim, clock, operator=None)
+        plan = parse_plan(PLAN, source="<plan>", apparatus=config)
+        with session, pytest.raises(NoOperator, match="needs an operator"):
+            session.run_plan(plan, tmp_path / "none.h5")
+    assert not (tmp_path / "none.h5").exists()
