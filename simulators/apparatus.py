@@ -31,13 +31,14 @@ log = logging.getLogger(__name__)
 #: (base_port + index); the emulator of each model is found by the model's name
 ROLES: dict[str, str] = {
     "gauges": "pfeiffer_tpg362",
-    "line_gauges": "pfeiffer_tpg362",  # the reference line's manometer (channel 2: no sensor)
     "valves": "numato_relay",
     "goniometer": "newport_smc100",
     "filament": "keysight_e36xx",
     "picoammeter": "keithley_6485",
     "counter": "keysight_53230a",
     **{module: "iseg_hv" for module in HV_MODULES},
+    # last: the ports of the instruments before it stay where the README lists them
+    "line_gauges": "pfeiffer_tpg362",  # the reference line's manometer (channel 2: no sensor)
 }
 
 #: tune-table rows written for the simulated apparatus (eV)
