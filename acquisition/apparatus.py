@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from acquisition.events import ApparatusStatus, ElectrodeReading
+from acquisition.events import ApparatusStatus, ElectrodeReading, LineReading
 from acquisition.roles import Counter, FilamentSupply, GaugeController, Goniometer, HVModule, Picoammeter, ValveRelays
 from foundation.clock import Clock
 
@@ -432,6 +432,14 @@ class Apparatus:
         relays = ask("valves", self.valves.states, None)
         target = self.config.gas_lines.get("target")
         gas = path_from_relays(target, relays) if relays is not None and target is not None else None
+        lines = []
+        for line in self.config.gas_lines.values():
+            if line.gauge == "gauges" and line.gauge_channel == 2:  # read with the chamber gauge above
+                pressure = needle
+            else:
+                pressure = ask(line.gauge, lambda n=line.name: self.read_line_pressure(n), nan)
+            lines.append(LineReading(line.name, line.gas or "", path_from_relays(line, relays)
+                                     if relays is not None else None, pressure))
         electrodes = []
         for name, e in self.config.electrodes.items():
             module = self.hv_modules[e.module]
@@ -455,7 +463,7 @@ class Apparatus:
             filament_setpoint_A=ask(fil, lambda: self.filament.current, nan),
             filament_on=bool(ask(fil, lambda: self.filament.output, False)),
             electrodes=tuple(electrodes), channeltron=self._cem_name,
-            beam_current_A=beam, chamber_mbar=chamber, needle_mbar=needle,
+            beam_current_A=beam, chamber_mbar=chamber, needle_mbar=needle, lines=tuple(lines),
         )
         return status, health
 

@@ -32,6 +32,7 @@ __all__ = [
     "InstrumentHealth",
     "ElectrodeReading",
     "ApparatusStatus",
+    "LineReading",
     "PressureRise",
     "HEALTH_STATES",
     "instrument_of",
@@ -231,6 +232,16 @@ class ElectrodeReading:
 
 
 @dataclass(frozen=True)
+class LineReading:
+    """One gas line at one moment: where its gas goes and its manometer."""
+
+    name: str  #: "target" or "reference"
+    gas: str  #: the gas it holds ("" when the line declares none: the plan's gas)
+    path: str | None  #: from the relay states (apparatus.GAS_PATHS; None: unreadable or impossible)
+    pressure_mbar: float  #: NaN: unreadable
+
+
+@dataclass(frozen=True)
 class ApparatusStatus:
     """Everything the instrument panel shows, read while no run owns the apparatus.
 
@@ -253,6 +264,7 @@ class ApparatusStatus:
     beam_current_A: float
     chamber_mbar: float
     needle_mbar: float
+    lines: tuple[LineReading, ...] = ()  #: every gas line of the apparatus file
 
 
 @dataclass(frozen=True)

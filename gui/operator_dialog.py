@@ -32,8 +32,13 @@ class PressureDialog(QDialog):
         text = QLabel(prompt.text())
         text.setWordWrap(True)
         layout.addWidget(text)
+        self.setMinimumWidth(480)
         self.reading = QLabel(prompt.reading_text())
         self.reading.setObjectName("reading")
+        font = self.reading.font()  # the number the operator watches while turning the valve
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        self.reading.setFont(font)
         layout.addWidget(self.reading)
         buttons = QDialogButtonBox()
         self.confirm_button = QPushButton("Confirmed: it reads the target")
@@ -56,7 +61,9 @@ class PressureDialog(QDialog):
             self.reject()
             return
         self.reading.setText(self.prompt.reading_text())
-        self.confirm_button.setEnabled(self.prompt.within)
+        within = self.prompt.within
+        self.reading.setStyleSheet("color: #1b7f2a;" if within else "color: #b35900;")
+        self.confirm_button.setEnabled(within)
 
     def _confirm(self) -> None:
         refusal = self.prompt.confirm()

@@ -113,6 +113,32 @@ def queue_screenshot(app, window, tmp: Path, out: Path) -> None:
     window.queue_dock.setFloating(False)
 
 
+def pressure_dialog_screenshot(app, window, sim, out: Path) -> None:
+    """The window's operator dialog as an RFM run shows it: the argon line asked for
+    0.40 mbar, the simulated line reading a little below it (outside the tolerance)."""
+    from acquisition.operator import PressureRequest
+
+    operator = window.session.operator  # the window's DialogOperator (the session had none)
+    request = PressureRequest("reference", "argon", 0.3978, 0.02, why="equal mean free paths of 0.18 mm")
+    asked = threading.Thread(target=lambda: _ignore_declined(operator, request, sim), daemon=True)
+    asked.start()
+    spin(app, lambda: operator.dialog is not None and "mbar (" in operator.dialog.reading.text())
+    for _ in range(5):
+        app.processEvents()
+    operator.dialog.grab().save(str(out / "pressure_dialog.png"))
+    operator.dialog.stop_button.click()
+    asked.join(10)
+
+
+def _ignore_declined(operator, request, sim) -> None:
+    from acquisition.operator import OperatorDeclined
+
+    try:
+        operator.set_line_pressure(request, lambda: 0.97 * sim.world.line_pressure_mbar("reference"))
+    except OperatorDeclined:
+        pass
+
+
 def spin(app, until, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not until():
@@ -196,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
                     app.processEvents()
                 window.panel.widget().grab().save(str(out / "instrument_panel.png"))
                 queue_screenshot(app, window, tmp, out)
+                pressure_dialog_screenshot(app, window, sim, out)
                 window.close()
-    print(f"screenshots: {out / 'main_window.png'}, {out / 'instrument_panel.png'}, {out / 'queue_panel.png'}")
+    print(f"screenshots: {out / 'main_window.png'}, {out / 'instrument_panel.png'}, {out / 'queue_panel.png'}, "
+          f"{out / 'pressure_dialog.png'}")
     return 0
 
 

@@ -219,8 +219,17 @@ class InstrumentPanel(QScrollArea):
         self.chamber = QLabel("—")
         self.needle = QLabel("—")
         self.beam = QLabel("—")
-        for row, (text, label) in enumerate((("Chamber", self.chamber), ("Gas line", self.needle),
-                                             ("Beam current", self.beam))):
+        rows = [("Chamber", self.chamber), ("Gas line", self.needle), ("Beam current", self.beam)]
+        # with a second gas line (the relative flow method) each line's manometer and path
+        gas_lines = getattr(self.config, "gas_lines", {})
+        self.line_labels: dict[str, QLabel] = {}
+        if len(gas_lines) > 1:
+            for name, line in gas_lines.items():
+                self.line_labels[name] = QLabel("—")
+                self.line_labels[name].setObjectName(f"line_{name}")
+                rows.append((f"{name.capitalize()} line" + (f" ({line.gas})" if line.gas else ""),
+                             self.line_labels[name]))
+        for row, (text, label) in enumerate(rows):
             grid.addWidget(QLabel(text), row, 0)
             label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
             label.setStyleSheet("font-family: monospace; font-size: 13px;")
@@ -430,6 +439,9 @@ class InstrumentPanel(QScrollArea):
         if math.isfinite(status.filament_setpoint_A):
             self.filament.set_committed(status.filament_setpoint_A)
         self._show_gas(status.gas_path)
+        for line in getattr(status, "lines", ()):
+            if line.name in self.line_labels:
+                self.line_labels[line.name].setText(f"{fmt_mbar(line.pressure_mbar)}, {line.path or '?'}")
         for e in status.electrodes:
             if e.name not in self.readbacks:
                 continue

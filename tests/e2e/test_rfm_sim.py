@@ -129,3 +129,16 @@ def test_a_session_without_an_operator_refuses_an_rfm_plan(tmp_path):
         with session, pytest.raises(NoOperator, match="needs an operator"):
             session.run_plan(plan, tmp_path / "none.h5")
     assert not (tmp_path / "none.h5").exists()
+
+
+def test_the_panel_status_reads_both_lines():
+    clock = VirtualClock()
+    with SimulatedApparatus(clock, WorldConfig(seed=8)) as sim:
+        session, config = session_on(sim, clock)
+        with session:
+            session.apparatus.route_gas({"target": "needle", "reference": "side_leak"}, 0.0)
+            status, health = session.apparatus.read_status()
+    lines = {line.name: line for line in status.lines}
+    assert (lines["target"].path, lines["reference"].path) == ("needle", "side_leak")
+    assert lines["reference"].gas == "argon" and abs(lines["reference"].pressure_mbar - 0.40) < 0.01
+    assert abs(lines["target"].pressure_mbar - 0.30) < 0.01 and health["line_gauges"] is None
