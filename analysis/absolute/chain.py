@@ -61,6 +61,7 @@ from .runs import (
     RfmRun,
     angle_key,
     energy_key,
+    index_of,
 )
 from .volume import (
     VolumeFactors,
@@ -216,11 +217,7 @@ class CorrectedDcs:
     excluded: np.ndarray  #: bool: left out of the scale and the ICS normalisation
 
     def index(self, energy_eV: float, angle_deg: float) -> int | None:
-        ek, ak = energy_key(energy_eV), angle_key(angle_deg)
-        for i, (e, a) in enumerate(zip(self.energy_eV.tolist(), self.angle_deg.tolist())):
-            if energy_key(e) == ek and angle_key(a) == ak:
-                return i
-        return None
+        return index_of(self.energy_eV, self.angle_deg, energy_eV, angle_deg)
 
 
 def correct_relative(relative: CombinedDcs, sets: Sequence[VolumeEnergy], *,

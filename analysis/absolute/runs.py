@@ -185,6 +185,16 @@ def _latest_rows(points: Mapping[str, np.ndarray]) -> list[int]:
 # --------------------------------------------------------------------------- relative DCS
 
 
+def index_of(energies_eV, angles_deg, energy_eV: float, angle_deg: float) -> int | None:
+    """The row of (``energy_eV``, ``angle_deg``) in parallel energy and angle arrays
+    (compared by :func:`energy_key` and :func:`angle_key`); None if absent."""
+    ek, ak = energy_key(energy_eV), angle_key(angle_deg)
+    for i, (e, a) in enumerate(zip(np.asarray(energies_eV).tolist(), np.asarray(angles_deg).tolist())):
+        if energy_key(e) == ek and angle_key(a) == ak:
+            return i
+    return None
+
+
 @dataclass(frozen=True)
 class CombinedDcs:
     """A relative DCS per (energy, angle), sweeps (and runs) combined; one entry per
@@ -216,11 +226,7 @@ class CombinedDcs:
         return np.flatnonzero(np.array([energy_key(e) == energy_key(energy_eV) for e in self.energy_eV], bool))
 
     def index(self, energy_eV: float, angle_deg: float) -> int | None:
-        ek, ak = energy_key(energy_eV), angle_key(angle_deg)
-        for i, (e, a) in enumerate(zip(self.energy_eV.tolist(), self.angle_deg.tolist())):
-            if energy_key(e) == ek and angle_key(a) == ak:
-                return i
-        return None
+        return index_of(self.energy_eV, self.angle_deg, energy_eV, angle_deg)
 
     def describe_sources(self) -> str:
         return ", ".join(str(s.path) for s in self.sources) or "(no file)"
