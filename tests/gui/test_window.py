@@ -180,8 +180,9 @@ def test_a_silent_instrument_shows_faulted_the_loop_keeps_turning_and_abort_ends
     assert light.reason and light.reason in light.toolTip() and "FAULT" in light.label.text()
     assert "INSTRUMENT FAULT" in window.banner.text() and "gauges" in window.banner.text()
     # the GUI thread never waited on the silent instrument: the redraw timer kept ticking
-    # (waited for, not asserted at once: how many ticks have passed is wall time)
-    qtbot.waitUntil(lambda: window.ticks > ticks + 10)
+    # (waited for, not asserted at once: how many ticks pass in a second is wall time, and
+    # the redraw pacer stretches the period on a loaded machine; liveness is what counts)
+    qtbot.waitUntil(lambda: window.ticks > ticks + 10, timeout=60000)
     qtbot.waitUntil(window.scan.abort.isEnabled)
     click(qtbot, window.scan.abort)
     wait_state(qtbot, window, "aborted", timeout=30000)
