@@ -38,6 +38,8 @@ from acquisition.events import Point, PointFlag, PressureRise
 from acquisition.operator import OperatorDeclined, PressureRequest, within
 from acquisition.plans import rfm_pressures
 from acquisition.reduction import RfmPointResult
+from acquisition.runner import SafetyStop
+from drivers.errors import InstrumentError
 
 from .dcs import DcsScan
 
@@ -102,6 +104,7 @@ class RfmScan(DcsScan):
 
     kind: ClassVar[str] = "rfm"
     applies_effective_volume: ClassVar[bool] = False
+    uses_one_line: ClassVar[bool] = False  #: both lines, routed at every step
 
     def __init__(self, plan, config, operator=None) -> None:
         super().__init__(plan, config)
@@ -140,6 +143,7 @@ class RfmScan(DcsScan):
             "target_pressure_mbar": self.pressures_mbar[0], "reference_pressure_mbar": self.pressures_mbar[1],
             "mean_free_path_m": self.mean_free_path_m,
             "temperature_K": self.config.gas_lines["target"].temperature_K,
+            "reference_temperature_K": self.config.gas_lines["reference"].temperature_K,
             "angles_deg": list(self.plan.scan.angles_deg), "cycles": self.plan.scan.sweeps}}
         start["sweeps"] = 2 * self.plan.scan.sweeps
         return start
@@ -152,16 +156,13 @@ class RfmScan(DcsScan):
 
     def measure(self, run, item, attempt: int):
         if isinstance(item, RfmRise):
-            return self._rise(run, item)
+            return self._rise(run, item, attempt)
         return self._intensity(run, item, attempt)
 
     # ------------------------------------------------------------ intensities
     def _intensity(self, run, pp: RfmIntensity, attempt: int) -> Point:
         self._goto(run, pp)
-        block = (pp.cycle, pp.energy_index, pp.gas_index)
-        if self._ready != block:
-            self._set_pressures(run, pp)
-            self._ready = block
+        self._ensure_pressures(run, (pp.cycle, pp.energy_index, pp.gas_index), attempt)
         app = run.apparatus
         here, other = LINES[pp.gas_index], LINES[1 - pp.gas_index]
         self._measure_line(run, here)
@@ -211,19 +212,41 @@ class RfmScan(DcsScan):
                                self.rfm.pressure_tolerance,
                                why=f"equal mean free paths of {self.mean_free_path_m * 1e3:.3g} mm")
 
-    def _set_pressures(self, run, pp: RfmIntensity) -> None:
-        """Both lines to their equal-MFP pressures, the gas of this block last (the
-        other may drift a little while this one is set: it only feeds the side)."""
+    def _ensure_pressures(self, run, block: tuple[int, int, int], attempt: int) -> None:
+        """The block's line must read its target before anything of the block is measured:
+        set both pressures when the block starts, and again when the point is measured
+        again (a pause, a suspension, a device fault came between), when the run was
+        resumed into the block, or when a quick reading finds the line out of tolerance
+        (a creeping valve).  A rate of rise then measures the flow the intensities had."""
+        if attempt > 1:
+            self._ready = None
+        if self._ready == block:
+            request = self._request(block[2])
+            reading = float(run.call(f"read the {request.line} line", run.apparatus.read_line_pressure,
+                                     request.line))
+            if within(request, reading):
+                return
+            run.message("warning", f"{request.line} line ({request.gas}) reads {reading:.4g} mbar, outside "
+                                   f"{request.tolerance:.0%} of {request.target_mbar:.4g} mbar: setting the "
+                                   "pressures again")
+        self._ready = None
+        self._set_pressures(run, block[2])
+        self._ready = block
+
+    def _set_pressures(self, run, gas_index: int) -> None:
+        """Both lines to their equal-MFP pressures, the block's gas last (the other may
+        drift a little while this one is set: it only feeds the side)."""
         app = run.apparatus
         run.call("gas lines to the bypass", partial(app.route_gas, {line: "closed" for line in LINES}, 0.0))
-        for gas_index in (1 - pp.gas_index, pp.gas_index):
-            self._set_line(run, self._request(gas_index))
+        for index in (1 - gas_index, gas_index):
+            self._set_line(run, self._request(index))
 
     def _set_line(self, run, request: PressureRequest) -> None:
         app = run.apparatus
 
         def read() -> float:
             run.check_abort()  # an abort reaches an operator who is still turning the valve
+            self._watch_interlocks(run)
             return float(run.call(f"read the {request.line} line", app.read_line_pressure, request.line))
 
         for attempt in range(1, CONFIRM_ATTEMPTS + 1):
@@ -235,10 +258,21 @@ class RfmScan(DcsScan):
             run.message("info", f"operator: {request.describe()}")
             self.operator.set_line_pressure(request, read)
             run.clock.sleep(self.rfm.line_settle_s)
+        if self._steady_within(run, request, read):  # the last confirmation counts too
+            return
         reading = read()
         raise OperatorDeclined(f"the {request.line} line reads {reading:.4g} mbar after {CONFIRM_ATTEMPTS} "
                                f"confirmations, not {request.target_mbar:.4g} mbar within "
                                f"{request.tolerance:.0%}: the run stops; check the leak valve")
+
+    def _watch_interlocks(self, run) -> None:
+        """While the operator turns a valve (minutes), the beam and the channeltron are on:
+        the interlocks are watched as during a count.  A trip switches the channeltron off
+        first and suspends until recovery (then it is ramped back on)."""
+        reading = run.monitors()
+        trip = run.tripped(reading)
+        if trip:
+            run.suspend(trip, None)
 
     def _steady_within(self, run, request: PressureRequest, read) -> bool:
         first = read()
@@ -249,11 +283,14 @@ class RfmScan(DcsScan):
         return within(request, second) and abs(second - first) <= 0.25 * request.tolerance * request.target_mbar
 
     # ------------------------------------------------------------ flow
-    def _rise(self, run, item: RfmRise) -> PressureRise:
+    def _rise(self, run, item: RfmRise, attempt: int = 1) -> PressureRise:
         app = run.apparatus
         line = LINES[item.gas_index]
         cfg = self.config.gas_lines[line]
         rfm = self.rfm
+        # the flow of the block's pressure: after a resume, a pause or a creeping valve
+        # the pressures are set (and confirmed) again before the line is shut
+        self._ensure_pressures(run, (item.cycle, item.energy_index, item.gas_index), attempt)
         run.call("line to the bypass", partial(app.select_gas, "closed", 0.0, line=line))
         steady = sum(run.call(f"read the {line} line", app.read_line_pressure, line) for _ in range(3)) / 3
         base = None
@@ -266,8 +303,14 @@ class RfmScan(DcsScan):
             run.call("shut the line", partial(app.select_gas, "shut", 0.0, line=line))
             rise = self._record(run, item, "rise", rfm.rise_s, steady)
         finally:
-            # never leave a shut line: its pressure keeps rising
-            run.call("line back to the bypass", partial(app.select_gas, "closed", 0.0, line=line))
+            # never leave a shut line: its pressure keeps rising, and a pause for a device
+            # fault reads no monitors; if it cannot be reopened the run stops, and the
+            # end state tries every line again
+            try:
+                run.call("line back to the bypass", partial(app.select_gas, "closed", 0.0, line=line))
+            except InstrumentError as exc:
+                raise SafetyStop(f"the {line} line could not be reopened after its rate of rise ({exc}): "
+                                 "it fills while shut; run stopped in the safe state") from exc
         if base is not None:
             run.bus.emit(base)
         self._ready = None  # the line's pressure moved: set it again before it is used
