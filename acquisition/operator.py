@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
+from drivers.errors import InstrumentError
+
 __all__ = ["Operator", "OperatorDeclined", "PressureRequest", "PromptOperator", "within"]
 
 
@@ -98,7 +100,7 @@ class PromptOperator:
         while not done.wait(self.refresh_s):
             try:
                 reading = read()
-            except Exception as exc:  # a gauge hiccup must not lose the prompt
+            except InstrumentError as exc:  # a gauge hiccup must not lose the prompt (an abort goes through)
                 text = f"unreadable ({exc})"
             else:
                 mark = "ok" if within(request, reading) else "  "

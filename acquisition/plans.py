@@ -513,7 +513,7 @@ def rfm_pressures(plan: Plan, apparatus: ApparatusConfig) -> tuple[float, float,
     """``(p_target, p_reference)`` in mbar at equal mean free paths, and the mean free
     path (m), from the two gases' definition files; ValueError if they cannot be
     compared (no definition file, diameters of different kinds)."""
-    from foundation.mean_free_path import equal_mfp_pressures, mean_free_path
+    from foundation.mean_free_path import mean_free_path, pressure_for_mean_free_path
 
     gases = []
     for name in (plan.scan.gas, plan.rfm.reference_gas):
@@ -524,10 +524,16 @@ def rfm_pressures(plan: Plan, apparatus: ApparatusConfig) -> tuple[float, float,
                              "the relative flow method needs its diameter's kind and provenance")
         gases.append(gas)
     target, reference = gases
-    temperature = apparatus.gas_lines["target"].temperature_K
-    mfp = float(mean_free_path(plan.rfm.target_pressure_mbar * 100.0, target.diameter_m, temperature))
-    p_target, p_reference = equal_mfp_pressures(target, reference, mfp, temperature)
-    return p_target / 100.0, p_reference / 100.0, mfp
+    if target.diameter_kind != reference.diameter_kind:
+        raise ValueError(f"cannot compare mean free paths: {target.name} has a {target.diameter_kind} diameter, "
+                         f"{reference.name} a {reference.diameter_kind} one; use the same kind for both gases")
+    # each line at its own temperature: equal mean free paths, not equal p d^2
+    lines = apparatus.gas_lines
+    t_target = lines["target"].temperature_K
+    t_reference = lines["reference"].temperature_K if "reference" in lines else t_target
+    mfp = float(mean_free_path(plan.rfm.target_pressure_mbar * 100.0, target.diameter_m, t_target))
+    p_reference = float(pressure_for_mean_free_path(mfp, reference.diameter_m, t_reference))
+    return plan.rfm.target_pressure_mbar, p_reference / 100.0, mfp
 
 
 def _check_absolute(root: Table, apparatus: ApparatusConfig, kind: str, scan: ScanConfig,
@@ -538,7 +544,13 @@ def _check_absolute(root: Table, apparatus: ApparatusConfig, kind: str, scan: Sc
     reader = root.reader
     lines = apparatus.gas_lines
     if kind == "volume":
-        return  # argon through whichever line holds it (line_for); nothing else is needed
+        # argon through the line that holds it: with a reference line, one must say so
+        # (line_for would otherwise send "argon" through the sample's line)
+        declared = [line for line in lines.values() if line.gas == scan.gas]
+        if "reference" in lines and not declared:
+            reader.error("scan.gas", scan.gas, f"no gas line holds it: declare gas_lines.reference.gas = "
+                                               f"{scan.gas!r} {where}")
+        return
     if rfm is None or scan.gas not in apparatus.gases or rfm.reference_gas not in apparatus.gases:
         if rfm is not None and rfm.reference_gas not in apparatus.gases:
             reader.error("rfm.reference_gas", rfm.reference_gas,
@@ -554,6 +566,9 @@ def _check_absolute(root: Table, apparatus: ApparatusConfig, kind: str, scan: Sc
         line = lines[name]
         if not line.can_measure_rise:
             reader.error("kind", "rfm", f"needs gas_lines.{name}.shut_relay and volume_cm3 (the rate of rise) {where}")
+        if line.inlet_relay is None:
+            reader.error("kind", "rfm", f"needs gas_lines.{name}.inlet_relay (the base rate: outgassing, with the "
+                                        f"line isolated before its leak valve) {where}")
         if line.leak_valve == "motorised":
             reader.error("kind", "rfm", f"gas_lines.{name}.leak_valve = 'motorised': xbeam has no driver for a "
                                         f"motorised leak valve yet; declare it 'manual' {where}")

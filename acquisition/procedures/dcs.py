@@ -28,6 +28,8 @@ class DcsScan:
     kind: ClassVar[str] = "dcs"
     #: the apparatus file's effective-volume factors are applied (not in the run that measures them)
     applies_effective_volume: ClassVar[bool] = True
+    #: the scan uses its gas's line only (the others are closed when it starts)
+    uses_one_line: ClassVar[bool] = True
 
     def __init__(self, plan, config) -> None:
         self.plan = plan
@@ -59,6 +61,14 @@ class DcsScan:
 
     def prepare(self, run) -> None:
         run.apparatus.prepare()
+        self._close_other_lines(run)
+
+    def _close_other_lines(self, run) -> None:
+        """Every line but the procedure's own away from the chamber and not shut (a crash
+        may have left one on the needle, where its gas would add to the signal)."""
+        others = {name: "closed" for name in self.config.gas_lines if name != self.line}
+        if others and type(self).uses_one_line:
+            run.call("other gas lines closed", partial(run.apparatus.route_gas, others, 0.0))
 
     def _measure_line(self, run, line: str) -> None:
         """The monitors' line pressure is ``line``'s, on the needle or not (a resumed or

@@ -5,6 +5,7 @@ order of a route, and rate-of-rise records in a run file (written, read, resumed
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -138,6 +139,7 @@ def test_rfm_plan_pressures_are_equal_mean_free_paths():
         (None, {"gases.argon": {"molar_mass_g_mol": 39.948, "kinetic_diameter_nm": 0.358}}, "rfm.reference_gas",
          "has no definition file"),
         (("rise_s = 30.0", "rise_s = 2.0"), {}, "rfm.rise_s", "at least 5 samples"),
+        (None, {"gas_lines.reference.inlet_relay": DELETE}, "kind", "needs gas_lines.reference.inlet_relay"),
         (("kind = \"rfm\"", "kind = \"dcs\""), {}, "rfm", "only for a plan of kind = 'rfm'"),
         (("kind = \"rfm\"", "kind = \"rmf\""), {}, "kind", "did you mean 'rfm'"),
         (("[settle]", "[background]\nmode = \"none\"\n\n[settle]"), {}, "background", "every intensity"),
@@ -170,6 +172,26 @@ def test_a_stored_apparatus_whose_definition_is_elsewhere_still_reads(tmp_path):
     assert "isoflurane" in config.gases and np.isnan(config.gases["isoflurane"].molar_mass_g_mol)
     with pytest.raises(ConfigError, match="not on this machine"):
         parse_plan(RFM_PLAN, source="rfm.toml", apparatus=config)
+
+
+def test_a_volume_plan_needs_the_line_that_holds_its_gas():
+    text = (EXAMPLES / "isoflurane_volume.toml").read_text()
+    config = parse(mutate(rfm_lab(), {"gas_lines.reference.gas": DELETE}))
+    with pytest.raises(ConfigError, match=r"scan.gas = \"argon\": no gas line holds it: declare "
+                                          r"gas_lines.reference.gas = 'argon'"):
+        parse_plan(text, source="v.toml", apparatus=config)
+
+
+def test_the_prompt_lets_an_abort_through():
+    from acquisition.runner import Abort
+
+    def read():
+        raise Abort("interrupted (SIGINT)")
+
+    slow_stdin = io.StringIO()  # never answers: only the abort can end the prompt
+    slow_stdin.readline = lambda: threading.Event().wait(30) or ""
+    with pytest.raises(Abort):
+        PromptOperator(slow_stdin, io.StringIO(), refresh_s=0.01).set_line_pressure(request(), read)
 
 
 def test_volume_plan_parses():
