@@ -426,10 +426,15 @@ def cmd_run(args) -> int:
         for item in todo:  # every queued plan fits this apparatus, before anything moves
             if item.kind == "plan":
                 try:
-                    parse_plan(item.plan_text, source=f"item {item.id} ({item.plan_source})", apparatus=config)
+                    plan = parse_plan(item.plan_text, source=f"item {item.id} ({item.plan_source})",
+                                      apparatus=config)
                 except ConfigError as exc:
                     raise cli.Refused(f"{' '.join(str(exc).split())}; `xbeam queue edit {item.id} --plan FILE` or "
                                   f"`xbeam queue remove {item.id}`") from None
+                if plan.kind == "rfm" and getattr(args, "operator", None) is None:
+                    raise cli.Refused(f"item {item.id} ({item.plan_source}) is an RFM plan: an unattended queue has "
+                                      "nobody to turn the leak valves (run it with --sim, or on its own with "
+                                      f"`xbeam run`); `xbeam queue remove {item.id}`")
         store.remember_apparatus({"sim": True} if args.sim else {"file": str(Path(args.apparatus).resolve())})
         # an unattended queue has no person for the leak valves: only --sim's operator
         session = stack.enter_context(cli._session(config, clock, operator=getattr(args, "operator", None)))

@@ -365,10 +365,14 @@ class Session:
         The stored plan is checked against this session's apparatus before the file is
         touched: a plan the apparatus cannot run is refused and the file is unchanged."""
         from acquisition.plans import parse_plan
-        from acquisition.storage import RunRecorder, RunWriter, read_run
+        from acquisition.storage import RunRecorder, RunWriter, StorageError, read_run
 
         path = Path(path)
         stored = read_run(path)
+        if stored.kind in ("dcs", "volume") and "path_factor" not in stored.points:
+            raise StorageError(f"{path}: written by an xbeam whose relative DCS did not carry sin(theta) (no "
+                               "path_factor column): its remaining points would be reduced differently; start "
+                               "a new run")
         plan = parse_plan(stored.plan_text, source=f"<plan stored in {path}>", apparatus=self.config)
         procedure = self._procedure(plan)  # refused before the file is touched
         writer, data = RunWriter.resume(path)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from acquisition.events import PointFlag
+from acquisition.storage import StorageError
 from acquisition.storage.reader import read_run
 
 __all__ = ["CSV_COLUMNS", "combine_sweeps", "export_csv"]
@@ -56,6 +57,10 @@ def export_csv(path: str | os.PathLike, out_path: str | os.PathLike) -> int:
     (the last).  Returns the number of rows written.
     """
     run = read_run(path)
+    if run.kind not in ("dcs", "volume"):
+        # an RFM run's sweeps are cycle and gas: averaging them would mix two gases
+        raise StorageError(f"{path}: an {run.kind!r} run; export writes the relative DCS of dcs and volume runs "
+                           "(`xbeam absolute --rfm` reads RFM runs)")
     p = run.points
     latest: dict[tuple[int, int, int], int] = {}
     for i, key in enumerate(zip(p["sweep"].tolist(), p["energy_index"].tolist(), p["angle_index"].tolist())):

@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 from acquisition.apparatus import KEEP_READY
 from acquisition.events import Message, Paused, Progress, Resumed, RunStop, Suspended
+from acquisition.procedures.rfm import NoOperator
 from acquisition.runner import RunState
 from acquisition.session import SessionBusy
 
@@ -314,9 +315,10 @@ class QueueRunner:
             else:
                 path.with_name(f".{path.name}.partial").unlink(missing_ok=True)  # a kill during its creation
                 handle = self.session.run_plan(plan, path, fsync=self.fsync, **options)
-        except (StorageError, ConfigError, OSError, SessionBusy) as exc:
+        except (StorageError, ConfigError, OSError, SessionBusy, NoOperator) as exc:
             # SessionBusy: a script started a run of its own on the queue's session between
-            # two items; the item is not run, by the policy, and the queue goes on or stops
+            # two items; the item is not run, by the policy, and the queue goes on or stops.
+            # NoOperator: an RFM item on a queue with nobody to turn the leak valves
             reason = f"the run could not start: {' '.join(str(exc).split())}"
             return self._fault(item, attempt, "failed", reason, policy, path=path, points_done=0)
         stop, error = self._follow(handle)

@@ -142,3 +142,73 @@ def test_the_panel_status_reads_both_lines():
     assert (lines["target"].path, lines["reference"].path) == ("needle", "side_leak")
     assert lines["reference"].gas == "argon" and abs(lines["reference"].pressure_mbar - 0.40) < 0.01
     assert abs(lines["target"].pressure_mbar - 0.30) < 0.01 and health["line_gauges"] is None
+
+
+class LateOperator:
+    """Gets the valve right only at the third request (the run must count that one)."""
+
+    def __init__(self, world):
+        self.asked = 0
+        self.real = SimulatedOperator(world)
+
+    def set_line_pressure(self, request, read):
+        self.asked += 1
+        if self.asked % 3 == 0:
+            self.real.set_line_pressure(request, read)
+
+
+def test_the_last_confirmation_counts(tmp_path):
+    clock = VirtualClock()
+    with SimulatedApparatus(clock, WorldConfig(seed=9)) as sim:
+        operator = LateOperator(sim.world)
+        session, config = session_on(sim, clock, operator=operator)
+        plan = parse_plan(PLAN.replace("[100, 200]", "[100]").replace("sweeps = 2 ", "sweeps = 1 ").replace(
+            "target_pressure_mbar = 0.15", "target_pressure_mbar = 0.12"), source="<plan>", apparatus=config)
+        with session:
+            stop = run_to_end(session, plan, tmp_path / "late.h5")
+    assert stop.status == "success", stop.reason
+    assert operator.asked % 3 == 0 and operator.asked >= 3
+
+
+def test_a_valve_that_crept_during_a_block_is_set_again_before_the_next_point(tmp_path):
+    """The target valve is turned down after the block's first point (a pause, a knock):
+    the next point finds the line out of tolerance and the pressures are set again, so
+    every intensity and the rate of rise are at the block's pressure."""
+    clock = VirtualClock()
+    messages, points = [], []
+    with SimulatedApparatus(clock, WorldConfig(seed=10)) as sim:
+        session, config = session_on(sim, clock)
+        plan = parse_plan(PLAN.replace("[100, 200]", "[100]").replace("sweeps = 2 ", "sweeps = 1 "),
+                          source="<plan>", apparatus=config)
+
+        def knock(event):
+            if isinstance(event, Message):
+                messages.append(event.text)
+            if type(event).__name__ == "Point":
+                points.append(event)
+                if len(points) == 1:
+                    sim.world.set_leak_valve("target", 0.8 * sim.world.leak_valve("target"))
+                    sim.world.clock.sleep(900)  # long enough for the line to settle lower
+
+        with session:
+            stop = run_to_end(session, plan, tmp_path / "knock.h5", knock)
+    assert stop.status == "success", stop.reason
+    assert any("outside 2% of 0.15 mbar: setting the pressures again" in m for m in messages), messages
+    run = read_run(tmp_path / "knock.h5")
+    target = run.points["line_pressure_mbar"][run.points["gas_index"] == 0]
+    assert abs(target / 0.15 - 1).max() < 0.02
+    rises = run.rises["steady_mbar"][(run.rises["gas_index"] == 0) & (run.rises["kind"] == "rise")]
+    assert abs(rises / 0.15 - 1).max() < 0.02
+
+
+def test_export_refuses_an_rfm_run_in_one_line(tmp_path, capsys):
+    from acquisition.cli import main
+
+    plan = tmp_path / "rfm.toml"
+    plan.write_text(PLAN.replace("[100, 200]", "[100]").replace("sweeps = 2 ", "sweeps = 1 "))
+    assert main(["run", str(plan), "--sim", "--virtual", "-q", "-o", str(tmp_path / "rfm.h5")]) == 0
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "rfm.h5"), "-o", str(tmp_path / "rfm.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "an 'rfm' run" in err and "xbeam absolute --rfm" in err
+    assert not (tmp_path / "rfm.csv").exists()

@@ -81,3 +81,16 @@ def test_run_status_history_through_the_command_line(files, capsys):
     assert main(["queue", "list", "--all"]) == 0
     assert main(["queue", "run", "--sim", "--virtual", "-q"]) == 0  # nothing left: nothing moves
     assert "nothing to run" in capsys.readouterr().err
+
+
+def test_an_rfm_item_is_refused_by_an_unattended_queue_before_anything_moves(files, capsys):
+    """Nobody turns the leak valves overnight: only --sim's operator can; the refusal comes
+    before the instruments are even connected (the lab file's are not reachable here)."""
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    lab = str(examples / "apparatus_lab.toml")
+    assert main(["queue", "add", str(examples / "isoflurane_rfm.toml"), "--apparatus", lab]) == 0
+    capsys.readouterr()
+    assert main(["queue", "run", "--apparatus", lab]) == 2
+    one_line(capsys, "is an RFM plan", "nobody to turn the leak valves", "--sim")
