@@ -610,7 +610,8 @@ def cmd_gui(args) -> int:
         from gui.app import run_gui
 
         def dry_run(plan_path: str):
-            return dry_run_estimate(plan_path, seed=args.seed, target_dcs=args.target_dcs, apparatus=args.apparatus)
+            return dry_run_estimate(plan_path, seed=args.seed, target_dcs=args.target_dcs, apparatus=args.apparatus,
+                                    target_gas=args.target_gas)
 
         args.started = args.start
         return run_gui(session=session, config=config, clock=clock, dry_run=dry_run, plan_path=args.plan,

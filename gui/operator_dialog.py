@@ -27,7 +27,8 @@ class PressureDialog(QDialog):
         super().__init__(parent)
         self.prompt = prompt
         self.setWindowTitle(prompt.title())
-        self.setModal(True)
+        # not modal: the main window's HV OFF and Stop motion must stay at hand meanwhile
+        self.setModal(False)
         layout = QVBoxLayout(self)
         text = QLabel(prompt.text())
         text.setWordWrap(True)
@@ -47,8 +48,8 @@ class PressureDialog(QDialog):
         buttons.addButton(self.stop_button, QDialogButtonBox.RejectRole)
         layout.addWidget(buttons)
         self.confirm_button.clicked.connect(self._confirm)
-        self.stop_button.clicked.connect(self.reject)
-        self.rejected.connect(prompt.decline)
+        self.stop_button.clicked.connect(self._stop)
+        self._closing = False
         self.timer = QTimer(self)
         self.timer.setInterval(250)
         self.timer.timeout.connect(self.refresh)
@@ -57,6 +58,7 @@ class PressureDialog(QDialog):
 
     def refresh(self) -> None:
         if self.prompt.answered and self.isVisible():  # declined elsewhere (the run aborted)
+            self._closing = True
             self.timer.stop()
             self.reject()
             return
@@ -64,6 +66,23 @@ class PressureDialog(QDialog):
         within = self.prompt.within
         self.reading.setStyleSheet("color: #1b7f2a;" if within else "color: #b35900;")
         self.confirm_button.setEnabled(within)
+
+    def _stop(self) -> None:
+        """Only the button stops the run: Esc or the window's close would be a slip."""
+        self.prompt.decline()
+        self._closing = True
+        self.timer.stop()
+        self.reject()
+
+    def reject(self) -> None:  # Esc, the close button of the window
+        if self._closing:
+            super().reject()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's naming
+        if not self._closing:
+            event.ignore()  # the run waits for an answer: Confirmed or Stop the run
+            return
+        super().closeEvent(event)
 
     def _confirm(self) -> None:
         refusal = self.prompt.confirm()

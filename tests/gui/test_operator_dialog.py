@@ -53,11 +53,17 @@ def test_confirm_is_only_possible_within_tolerance(qtbot):
     assert set(threads) == {worker}  # the gauge is read on the engine's thread, never the GUI's
 
 
-def test_stop_declines(qtbot):
+def test_stop_declines_and_escape_does_not(qtbot):
+    from PySide6.QtCore import Qt
+
     operator = DialogOperator(read_interval_s=0.02)
     outcome = []
     worker, _ = ask(operator, [0.30], outcome)
     qtbot.waitUntil(lambda: operator.dialog is not None and operator.dialog.isVisible(), timeout=5000)
+    qtbot.keyClick(operator.dialog, Qt.Key_Escape)  # a slip of the hand does not stop the run
+    operator.dialog.close()
+    qtbot.wait(100)
+    assert operator.dialog.isVisible() and not outcome
     operator.dialog.stop_button.click()
     worker.join(5)
     assert isinstance(outcome[0], OperatorDeclined)
@@ -78,3 +84,30 @@ def test_reading_text(reading, text):
     prompt = PressurePrompt(REQUEST)
     prompt.update(reading)
     assert text in prompt.reading_text()
+
+
+def test_an_abort_closes_the_dialog(qtbot):
+    from acquisition.runner import Abort
+
+    operator = DialogOperator(read_interval_s=0.02)
+    aborted = threading.Event()
+    outcome = []
+
+    def read():
+        if aborted.is_set():
+            raise Abort("aborted by operator")
+        return 0.30
+
+    def job():
+        try:
+            operator.set_line_pressure(REQUEST, read)
+        except Abort as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=job, daemon=True)
+    worker.start()
+    qtbot.waitUntil(lambda: operator.dialog is not None and operator.dialog.isVisible(), timeout=5000)
+    aborted.set()
+    worker.join(5)
+    assert isinstance(outcome[0], Abort)
+    qtbot.waitUntil(lambda: not operator.dialog.isVisible(), timeout=5000)
