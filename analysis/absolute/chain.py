@@ -100,6 +100,8 @@ VOLUME_TERMS = ("study", "measured")
 # analysis flags (lower case, beside the PointFlag names in budget.csv's flags)
 ARGON_FLAGGED = "argon_flagged"  #: the argon point at this (energy, angle) has an excluding flag
 NEAR_ARGON_MINIMUM = "near_argon_minimum"  #: within exclude_within_deg of a minimum of the reference
+#: an RFM point whose flow was measured at another line pressure than its intensity
+FLOW_PRESSURE = "flow_pressure"
 UNEQUAL_MFP = "unequal_mfp"  #: RFM: the two gases' mean free paths differ beyond mfp_tolerance
 SCALE_FROM_FLAGGED = "scale_from_flagged"  #: every RFM point of this energy was flagged: used anyway
 
@@ -334,11 +336,21 @@ def rfm_cycle_points(rfm: RfmRun, reference: DcsTable, *, fwhm_deg: float = 0.0,
             unequal.append((cycle, energy, mfp, tgt.line_pressure_mbar, ref.line_pressure_mbar))
         elif not math.isfinite(mfp):
             unknown_mfp += 1
+        # the flow must be that of the intensities: its line at the pressure they were measured at
+        moved = [(gases[g].name, flow.rise.steady_mbar, it.line_pressure_mbar)
+                 for g, (flow, it) in enumerate(zip(flows, (tgt, ref)))
+                 if not abs(flow.rise.steady_mbar / it.line_pressure_mbar - 1.0) <= mfp_tolerance]
+        if moved:
+            flags.append(FLOW_PRESSURE)
+            warnings.append(f"{label}: the flow of " + ", ".join(
+                f"{name} was measured at {p_flow:.4g} mbar, its intensity at {p_point:.4g} mbar"
+                for name, p_flow, p_point in moved) + ": left out of the scale")
         bits = PointFlag(tgt.flags | ref.flags)
         if bits:
             flags.extend(f.name for f in PointFlag if f and f in bits)
         points.append(CyclePoint(source_index, cycle, energy, angle, point, ratio, ratio_err, density, ref_dcs, tgt,
-                                 ref, flows[0], flows[1], mfp, tuple(flags), bool(int(bits) & int(EXCLUDING_FLAGS))))
+                                 ref, flows[0], flows[1], mfp, tuple(flags),
+                                 bool(int(bits) & int(EXCLUDING_FLAGS)) or bool(moved)))
     if unequal:
         worst = max(unequal, key=lambda u: abs(u[2] - 1.0))
         warnings.append(

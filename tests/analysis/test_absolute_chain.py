@@ -12,6 +12,8 @@ import pytest
 from acquisition.events import PointFlag
 from analysis.absolute.chain import (
     ARGON_FLAGGED,
+    FLOW_PRESSURE,
+    rfm_cycle_points,
     SCALE_FROM_FLAGGED,
     UNEQUAL_MFP,
     ChainOptions,
@@ -230,6 +232,23 @@ def test_when_every_rfm_point_is_flagged_the_scale_uses_them_and_says_so():
     b = result.budget
     assert all(SCALE_FROM_FLAGGED in f for f, e in zip(b.flags, b.energy_eV) if e == 100.0)
     assert any("100 eV: every RFM point or its relative point is flagged" in w for w in result.warnings)
+
+
+def test_a_flow_measured_at_another_pressure_than_its_intensities_is_left_out():
+    """A rate of rise taken after the line moved (a resume into a block, a creeping valve)
+    measures another flow than the intensities had: flagged, out of the scale."""
+    world = World(seed=4)
+    run, _ = rfm_run(world)
+    rises = dict(run.rises)
+    steady = rises["steady_mbar"].copy()
+    moved = (rises["cycle"] == 0) & (rises["gas_index"] == 0)
+    steady[moved] *= 1.2
+    rises["steady_mbar"] = steady
+    rfm = rfm_from_run(dataclasses.replace(run, rises=rises))
+    points, warnings = rfm_cycle_points(rfm, world.reference_table, fwhm_deg=world.fwhm_deg)
+    for p in points:
+        assert (FLOW_PRESSURE in p.flags) == (p.cycle == 0) and p.excluded == (p.cycle == 0)
+    assert any("was measured at" in w and "left out of the scale" in w for w in warnings)
 
 
 # --------------------------------------------------------------------------- refusals
