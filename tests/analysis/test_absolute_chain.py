@@ -13,10 +13,10 @@ from acquisition.events import PointFlag
 from analysis.absolute.chain import (
     ARGON_FLAGGED,
     FLOW_PRESSURE,
-    rfm_cycle_points,
     SCALE_FROM_FLAGGED,
     UNEQUAL_MFP,
     ChainOptions,
+    rfm_cycle_points,
     run_chain,
     self_extrapolation_shapes,
 )
