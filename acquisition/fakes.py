@@ -107,10 +107,14 @@ class FakeApparatus:
         self.gas_paths["target"] = path
 
     def select_gas(self, path: str, settle_s: float | None = None, *, line: str = "target") -> None:
-        if path not in GAS_PATHS:
-            raise ValueError(path)
-        self._log(f"gas {path}" if line == "target" else f"gas {line} {path}")
-        self.gas_paths[line] = path
+        self.route_gas({line: path}, settle_s)
+
+    def route_gas(self, paths, settle_s: float | None = None) -> None:
+        for line, path in paths.items():
+            if path not in GAS_PATHS:
+                raise ValueError(path)
+            self._log(f"gas {path}" if line == "target" else f"gas {line} {path}")
+            self.gas_paths[line] = path
         self.clock.sleep(self.config.gas_line.settle_s if settle_s is None else settle_s)
 
     def read_monitors(self) -> MonitorReading:
