@@ -136,6 +136,15 @@ def _sim_operator(sim):
     return SimulatedOperator(sim.world)
 
 
+def _check_operator(args, plan) -> None:
+    """An RFM plan asks a person to turn the leak valves: refused before anything moves
+    when nobody can answer (stdin not a terminal) and --sim's operator is not there."""
+    if plan.kind == "rfm" and getattr(args, "operator", None) is None and not sys.stdin.isatty():
+        raise Refused(f"{plan.source}: an RFM plan asks the operator to set the leak valves, and stdin is not a "
+                      "terminal (nobody can answer): run it from a terminal, in the window (`xbeam gui`), "
+                      "or on the simulator with --sim")
+
+
 def _operator(args):
     """Who sets the line pressures of an RFM run: the simulator's operator with --sim,
     else the person at this terminal."""
@@ -467,6 +476,7 @@ def cmd_run(args) -> int:
     with ExitStack() as stack:
         config, clock = _apparatus(args, stack)
         plan = load_plan(args.plan, apparatus=config)  # rejected here, before anything moves
+        _check_operator(args, plan)
         path = Path(args.output) if args.output else default_run_path(plan)
         _check_new_run_file(path)
         # connects and identifies: nothing moves yet
@@ -492,7 +502,8 @@ def cmd_resume(args) -> int:
     with ExitStack() as stack:
         config, clock = _apparatus(args, stack, stored=existing)
         # the stored plan must fit this apparatus before the file or the apparatus is touched
-        parse_plan(existing.plan_text, source=f"<plan stored in {args.run}>", apparatus=config)
+        stored_plan = parse_plan(existing.plan_text, source=f"<plan stored in {args.run}>", apparatus=config)
+        _check_operator(args, stored_plan)
         # an unreachable apparatus is refused here: the file untouched
         session = stack.enter_context(_session(config, clock, operator=_operator(args)))
         print(f"xbeam resume: {args.run}: {len(existing.done_keys())} of {existing.planned_points} points "

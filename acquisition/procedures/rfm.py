@@ -256,7 +256,11 @@ class RfmScan(DcsScan):
                                         f"{request.target_mbar:.4g} mbar: confirmed without adjustment")
                 return
             run.message("info", f"operator: {request.describe()}")
-            self.operator.set_line_pressure(request, read)
+            try:
+                self.operator.set_line_pressure(request, read)
+            except OperatorDeclined as exc:  # the operator's choice: an abort (safe, resumable), not a failure
+                run.abort(str(exc))
+                run.check_abort()
             run.clock.sleep(self.rfm.line_settle_s)
         if self._steady_within(run, request, read):  # the last confirmation counts too
             return

@@ -48,7 +48,7 @@ def run_to_end(session, plan, path, collect=None):
     return handle.join(600)
 
 
-def test_a_declined_pressure_stops_the_run_safe(tmp_path):
+def test_a_declined_pressure_aborts_the_run_safe(tmp_path):
     clock = VirtualClock()
     with SimulatedApparatus(clock, WorldConfig(seed=3)) as sim:
         session, config = session_on(sim, clock, operator=Declining())
@@ -57,7 +57,7 @@ def test_a_declined_pressure_stops_the_run_safe(tmp_path):
                           source="<plan>", apparatus=config)
         with session:
             stop = run_to_end(session, plan, tmp_path / "declined.h5")
-        assert stop.status == "failed" and "declined" in stop.reason
+        assert stop.status == "aborted" and "declined" in stop.reason  # resumable, like Ctrl-C
         assert not any(sim.world.relays)  # every line to its bypass, none left shut or open to the chamber
         assert sim.world.electrode("channeltron").emergency_off or not sim.world.electrode("channeltron").on
     assert read_run(tmp_path / "declined.h5").n_points == 0
@@ -212,3 +212,20 @@ def test_export_refuses_an_rfm_run_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "an 'rfm' run" in err and "xbeam absolute --rfm" in err
     assert not (tmp_path / "rfm.csv").exists()
+
+
+def test_an_rfm_run_with_nobody_at_the_terminal_is_refused_before_anything_moves(tmp_path):
+    """stdin not a terminal (nohup, a pipe) and no --sim: nobody can turn the valves."""
+    import subprocess
+    import sys
+
+    plan = tmp_path / "rfm.toml"
+    plan.write_text(PLAN)
+    sim_file = tmp_path / "sim.toml"
+    with SimulatedApparatus(VirtualClock(), WorldConfig(seed=1)) as sim:
+        sim.write_apparatus(sim_file)
+        done = subprocess.run([sys.executable, "-m", "acquisition.cli", "run", str(plan), "--apparatus", str(sim_file),
+                               "-o", str(tmp_path / "r.h5")], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "stdin is not a terminal" in done.stderr and not (tmp_path / "r.h5").exists()
