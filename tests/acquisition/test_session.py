@@ -16,24 +16,10 @@ from drivers.errors import DeviceError, InstrumentTimeout, LimitError
 from foundation.clock import VirtualClock
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import WorldConfig
+from tests.plans import plan_text
 
-PLAN = """
-[metadata]
-sample = "isoflurane"
-[scan]
-gas = "isoflurane"
-energies_eV = [100]
-angles_deg = [40, 50, 60, 70, 80, 90, 100, 110]
-[counting]
-dwell_s = 10.0
-subgate_s = 5.0
-[background]
-mode = "every"
-[settle]
-energy_s = 1.0
-angle_s = 1.0
-gas_s = 5.0
-"""
+PLAN = plan_text(energies=(100,), angles=(40, 50, 60, 70, 80, 90, 100, 110), dwell_s=10.0,
+                 background_dwell_s=None, energy_s=1.0)
 
 
 class Events(list):

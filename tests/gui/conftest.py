@@ -11,29 +11,16 @@ import threading  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.plans import plan_text  # noqa: E402
+
 #: a short plan on the simulated apparatus: 50 eV at 25 and 30 deg is beyond the
 #: channeltron's linear limit (RATE), the rest is clean
-SHORT_PLAN = """
-[metadata]
-sample = "isoflurane"
-[scan]
-gas = "isoflurane"
-energies_eV = [50]
-angles_deg = [25, 30, 60, 90]
-[counting]
-dwell_s = 10.0
-subgate_s = 5.0
-[background]
-mode = "every"
-[settle]
-energy_s = 1.0
-angle_s = 1.0
-gas_s = 5.0
-"""
+SHORT_PLAN = plan_text(energies=(50,), angles=(25, 30, 60, 90), dwell_s=10.0, background_dwell_s=None,
+                       energy_s=1.0)
 
 #: long enough that pause, resume and abort land in the middle of it
-LONG_PLAN = SHORT_PLAN.replace("angles_deg = [25, 30, 60, 90]", "angles_deg = { start = 40, stop = 130, step = 5 }\n"
-                               "sweeps = 3")
+LONG_PLAN = plan_text(energies=(50,), angles=range(40, 131, 5), sweeps=3, dwell_s=10.0, background_dwell_s=None,
+                      energy_s=1.0)
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from acquisition.plans import parse_plan
 from acquisition.queue import QueueError, QueueStore, RunnerLock
 from gui.viewmodels.queue import QueueController, QueueModel, open_reader
 from tests.gui.conftest import SHORT_PLAN
-from tests.queue.plans import plan_text
+from tests.plans import plan_text
 
 
 def click(qtbot, button):

@@ -21,25 +21,10 @@ from gui.viewmodels import RunViewModel, point_record, point_records
 from gui.viewmodels.strip_chart import TRACES
 from simulators.apparatus import SimulatedApparatus
 from simulators.world import WorldConfig
+from tests.plans import plan_text
 
-PLAN = """
-[metadata]
-sample = "isoflurane"
-[scan]
-gas = "isoflurane"
-energies_eV = [50, 100]
-angles_deg = [40, 60, 80]
-sweeps = 2
-[counting]
-dwell_s = 10.0
-subgate_s = 5.0
-[background]
-mode = "every"
-[settle]
-energy_s = 1.0
-angle_s = 1.0
-gas_s = 5.0
-"""
+PLAN = plan_text(energies=(50, 100), angles=(40, 60, 80), sweeps=2, dwell_s=10.0, background_dwell_s=None,
+                 energy_s=1.0)
 
 
 @dataclasses.dataclass

@@ -38,8 +38,7 @@ from foundation.clock import VirtualClock
 from simulators.apparatus import SimulatedApparatus
 from simulators.server import Faults
 from simulators.world import ELECTRODE_MAP, RELAY_NEEDLE, RELAY_SIDE_LEAK, WorldConfig
-
-from .plans import plan_text
+from tests.plans import plan_text
 
 LINK_KINDS = ("drop", "truncate", "garble", "silence")
 

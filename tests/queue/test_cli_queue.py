@@ -5,8 +5,7 @@ import pytest
 
 from acquisition.cli import main
 from acquisition.queue import QueueStore, RunnerLock
-
-from .plans import plan_text
+from tests.plans import plan_text
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ import pytest
 from acquisition.queue import QueueStore, holder
 from acquisition.storage import read_run
 from foundation.clock import RealClock
-
-from .plans import plan_text
+from tests.plans import plan_text
 
 pytestmark = pytest.mark.slow
 

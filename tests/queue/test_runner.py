@@ -13,8 +13,7 @@ from acquisition.queue import Notifier, QueuePolicy, QueueRunner, QueueStore
 from acquisition.storage import read_run
 from drivers.errors import DeviceError
 from foundation.clock import RealClock
-
-from .plans import plan_text
+from tests.plans import plan_text
 
 _WALL = RealClock()
 

@@ -9,8 +9,7 @@ import pytest
 from acquisition.plans import parse_plan
 from acquisition.queue import QueueError, QueueStore
 from acquisition.queue.store import wait_target
-
-from .plans import plan_text
+from tests.plans import plan_text
 
 
 @pytest.fixture
