@@ -259,20 +259,12 @@ class RelativeRun:
 
 
 @dataclass(frozen=True)
-class VolumeRun:
-    """A ``"volume"`` run (argon through the needle), per (energy, angle)."""
+class VolumeRun(RelativeRun):
+    """A ``"volume"`` run (argon through the needle), per (energy, angle): read like a
+    relative run, with the angular response its apparatus declared."""
 
-    source: RunSource
-    gas: str
-    dcs: CombinedDcs
-    sweep_samples: tuple[_Sweeps, ...]
     #: ``[detector] angular_fwhm_deg`` of the run's apparatus (None: not configured)
-    angular_fwhm_deg: float | None
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def path(self) -> Path:
-        return self.source.path
+    angular_fwhm_deg: float | None = None
 
 
 _DCS_COLUMNS = ("sweep", "energy_index", "angle_index", "energy", "angle", "rel_dcs", "rel_dcs_err",
@@ -372,8 +364,8 @@ def volume_from_run(run: RunData, option: str = "--volume") -> VolumeRun:
         if not (math.isfinite(fwhm) and fwhm >= 0):
             raise AbsoluteInputError(f"{option} {run.path}: its apparatus's detector.angular_fwhm_deg = "
                                      f"{detector.get('angular_fwhm_deg')!r}: must be >= 0 deg (or give --angular-fwhm)")
-    return VolumeRun(source, gas, _combine_samples(cells, (source,)), tuple(cells), fwhm,
-                     tuple(_status_warnings(run, option)))
+    return VolumeRun(source, gas, _combine_samples(cells, (source,)), tuple(cells),
+                     tuple(_status_warnings(run, option)), angular_fwhm_deg=fwhm)
 
 
 def read_relative(path: str | os.PathLike, option: str = "--relative") -> RelativeRun:
