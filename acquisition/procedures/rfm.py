@@ -290,20 +290,16 @@ class RfmScan(DcsScan):
     def _rise(self, run, item: RfmRise, attempt: int = 1) -> PressureRise:
         app = run.apparatus
         line = LINES[item.gas_index]
-        cfg = self.config.gas_lines[line]
         rfm = self.rfm
         # the flow of the block's pressure: after a resume, a pause or a creeping valve
         # the pressures are set (and confirmed) again before the line is shut
         self._ensure_pressures(run, (item.cycle, item.energy_index, item.gas_index), attempt)
         run.call("line to the bypass", partial(app.select_gas, "closed", 0.0, line=line))
         steady = sum(run.call(f"read the {line} line", app.read_line_pressure, line) for _ in range(3)) / 3
-        base = None
         try:
-            if cfg.inlet_relay is not None:
-                run.call("seal the line", partial(app.select_gas, "sealed", 0.0, line=line))
-                base = self._record(run, item, "base", rfm.base_s, steady)
-            else:
-                run.message("warning", f"{line} line has no inlet_relay: no base rate measured (taken as 0)")
+            # the plan check requires the inlet valve: without a base record the flow is unusable
+            run.call("seal the line", partial(app.select_gas, "sealed", 0.0, line=line))
+            base = self._record(run, item, "base", rfm.base_s, steady)
             run.call("shut the line", partial(app.select_gas, "shut", 0.0, line=line))
             rise = self._record(run, item, "rise", rfm.rise_s, steady)
         finally:
@@ -315,8 +311,7 @@ class RfmScan(DcsScan):
             except InstrumentError as exc:
                 raise SafetyStop(f"the {line} line could not be reopened after its rate of rise ({exc}): "
                                  "it fills while shut; run stopped in the safe state") from exc
-        if base is not None:
-            run.bus.emit(base)
+        run.bus.emit(base)
         self._ready = None  # the line's pressure moved: set it again before it is used
         return rise
 
