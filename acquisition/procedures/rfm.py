@@ -13,8 +13,8 @@ reference gas (argon):
    both gases through the side entrance.  The intensity is the dead-time-corrected net
    rate per nA of beam, never divided by a pressure.
 3. **Flow.**  Right after, the line's rate of rise: its outlet closed (to the bypass
-   first, then shut), its inlet closed too for the base rate (outgassing) when the line
-   has an inlet valve, then the inlet opened again for the rise.  The manometer is
+   first, then shut), its inlet closed too for the base rate (outgassing; the plan needs
+   the inlet valve), then the inlet opened again for the rise.  The manometer is
    sampled every ``sample_s`` and everything goes raw into the run file
    (:class:`~acquisition.events.PressureRise`); the analysis fits it.  A rise is cut
    short if the line reaches the gas-line interlock's trip level, and the line always
